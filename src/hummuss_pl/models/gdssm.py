@@ -1,0 +1,141 @@
+"""Gated DSSM blocks (SPEC §2): bidirectional (BiGDSSM) and causal (UniGDSSM).
+
+Both blocks take (..., L, D) with the sequence on axis -2, and add their output to the input
+(residual). σ = GELU. Every ⊙ in the SPEC equations is an `Aggregate`, so the paper's Table 5
+ablation (multiplicative gate vs mean vs learned weights) is a constructor argument.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .ssm import DSSM, Rate
+
+AggregationMode = Literal["gate", "mean", "learned"]
+
+
+class Aggregate(nn.Module):
+    """Combines two tensors of shape (..., D) into one.
+
+    gate:    a ⊙ b (multiplicative gating, the paper's default inside blocks)
+    mean:    (a + b) / 2
+    learned: [w_a, w_b] = softmax([a, b] W), W: 2D → 2, per token; w_a·a + w_b·b
+             (W starts at 0 and its bias at 0.5, so both inputs start equally weighted,
+             as MotionBERT's stream fusion.)
+    """
+
+    def __init__(self, dim: int, mode: AggregationMode = "gate") -> None:
+        super().__init__()
+        if mode not in ("gate", "mean", "learned"):
+            raise ValueError(f"aggregation must be one of 'gate', 'mean', 'learned'; got {mode!r}")
+        self.mode = mode
+        self.weight = nn.Linear(2 * dim, 2) if mode == "learned" else None
+        if self.weight is not None:
+            nn.init.zeros_(self.weight.weight)
+            nn.init.constant_(self.weight.bias, 0.5)
+
+    def extra_repr(self) -> str:
+        return f"mode={self.mode}"
+
+    def forward(self, a: Tensor, b: Tensor) -> Tensor:
+        if self.mode == "gate":
+            return a * b
+        if self.mode == "mean":
+            return (a + b) / 2
+        w = torch.softmax(self.weight(torch.cat([a, b], dim=-1)), dim=-1)  # (..., 2)
+        return w[..., :1] * a + w[..., 1:] * b
+
+
+def _width(dim: int, factor: float, what: str) -> int:
+    width = dim * factor
+    if width != int(width) or width < 1:
+        raise ValueError(f"{what}: dim {dim} × {factor} must be a positive whole number")
+    return int(width)
+
+
+class BiGDSSM(nn.Module):
+    """Bidirectional gated DSSM block (SPEC §2, paper §4.1).
+
+        x_N  = LN(x)
+        x_id = σ(x_N W_id)                          D → nD
+        x_f  = DSSM_f(σ(x_N W_f1)) W_f2             D → D/k → D
+        x_b  = flip(DSSM_b(flip(σ(x_N W_b1))) W_b2) D → D/k → D
+        x_cb = σ((x_f ⊙ x_b) W_cb)                   D → nD
+        out  = x + (x_cb ⊙ x_id) W_out               nD → D
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        expand: float,
+        reduce: int,
+        state_size: int,
+        aggregation: AggregationMode = "gate",
+        **ssm_kwargs,
+    ) -> None:
+        super().__init__()
+        wide, narrow = _width(dim, expand, "expand"), _width(dim, 1 / reduce, "reduce")
+        self.norm = nn.LayerNorm(dim)
+        self.w_id = nn.Linear(dim, wide)
+        self.w_f1, self.ssm_f, self.w_f2 = nn.Linear(dim, narrow), DSSM(narrow, state_size, **ssm_kwargs), nn.Linear(narrow, dim)
+        self.w_b1, self.ssm_b, self.w_b2 = nn.Linear(dim, narrow), DSSM(narrow, state_size, **ssm_kwargs), nn.Linear(narrow, dim)
+        self.mix_fb = Aggregate(dim, aggregation)
+        self.w_cb = nn.Linear(dim, wide)
+        self.mix_out = Aggregate(wide, aggregation)
+        self.w_out = nn.Linear(wide, dim)
+
+    def forward(self, x: Tensor, rate: Rate = 1.0) -> Tensor:
+        """x: (..., L, D) → (..., L, D)."""
+        xn = self.norm(x)
+        x_id = F.gelu(self.w_id(xn))
+        x_f = self.w_f2(self.ssm_f(F.gelu(self.w_f1(xn)), rate))
+        x_b = self.w_b2(self.ssm_b(F.gelu(self.w_b1(xn)).flip(-2), rate).flip(-2))
+        x_cb = F.gelu(self.w_cb(self.mix_fb(x_f, x_b)))
+        return x + self.w_out(self.mix_out(x_cb, x_id))
+
+
+class UniGDSSM(nn.Module):
+    """Causal gated DSSM block (SPEC §2, paper §4.2), with a recurrent `step`.
+
+        x_id = σ(LN(x) W_id)                        D → nD
+        x_f  = DSSM_f(σ(x_N W_f1)) W_f2             D → D/k → nD
+        out  = x + (x_f ⊙ x_id) W_out               nD → D
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        expand: float,
+        reduce: int,
+        state_size: int,
+        aggregation: AggregationMode = "gate",
+        **ssm_kwargs,
+    ) -> None:
+        super().__init__()
+        wide, narrow = _width(dim, expand, "expand"), _width(dim, 1 / reduce, "reduce")
+        self.norm = nn.LayerNorm(dim)
+        self.w_id = nn.Linear(dim, wide)
+        self.w_f1, self.ssm_f, self.w_f2 = nn.Linear(dim, narrow), DSSM(narrow, state_size, **ssm_kwargs), nn.Linear(narrow, wide)
+        self.mix_out = Aggregate(wide, aggregation)
+        self.w_out = nn.Linear(wide, dim)
+
+    def _finish(self, x: Tensor, xn: Tensor, s: Tensor) -> Tensor:
+        return x + self.w_out(self.mix_out(self.w_f2(s), F.gelu(self.w_id(xn))))
+
+    def forward(self, x: Tensor, rate: Rate = 1.0) -> Tensor:
+        """x: (..., L, D) → (..., L, D), causal along L."""
+        xn = self.norm(x)
+        return self._finish(x, xn, self.ssm_f(F.gelu(self.w_f1(xn)), rate))
+
+    def init_state(self, *batch_shape: int, device: torch.device | str | None = None) -> Tensor:
+        return self.ssm_f.init_state(*batch_shape, device=device)
+
+    def step(self, x: Tensor, state: Tensor, rate: Rate = 1.0) -> tuple[Tensor, Tensor]:
+        """One sequence position: x (..., D), state (..., H, M) → (..., D), next state."""
+        xn = self.norm(x)
+        s, state = self.ssm_f.step(F.gelu(self.w_f1(xn)), state, rate)
+        return self._finish(x, xn, s), state

@@ -1,0 +1,263 @@
+"""Diagonal state space layer (DSSM, SPEC §1): one function, two modes.
+
+Per channel h (H channels) the layer is a continuous-time diagonal SSM with M = N/2 complex modes
+(conjugate pairs tied, so "state size N" means M complex numbers):
+
+    Λ = -exp(Λ_re) + i·Λ_im,   B = 1,   C complex,   Δ = exp(log Δ) · rate
+    Ā = exp(ΛΔ),   B̄ = (exp(ΛΔ) - 1) / Λ                                  (zero-order hold)
+    recurrent:    x_k = Ā x_{k-1} + B̄ u_k,   y_k = 2 Re(Σ_m C_m x_k,m) + D u_k
+    convolution:  K[k] = 2 Re(Σ_m C_m B̄_m Ā_m^k),  y = K * u + D u            (causal)
+
+Both modes compute the same function; `tests/test_ssm.py` holds them equal. The skip term D·u is
+used (`skip=True`, the S4/DSS convention).
+
+Numerics (see docs in README, "Numerics"):
+- Ā − 1 is formed in real arithmetic as (expm1(a)·cos b − 2 sin²(b/2)) + i·e^a·sin b with
+  a + ib = ΛΔ, so B̄ keeps full relative precision when |ΛΔ| is tiny (no cancellation).
+- Discretisation and the kernel's powers Ā^k are computed in float64 (complex128) and cast to
+  float32: the phase k·Im(ΛΔ) reaches thousands of radians at L = 243 and float32 would round it.
+  The tensors are small (H × M × L); on MPS, which has no float64, float32 is used.
+- The convolution (FFT of size 2L, no wrap-around; or a Toeplitz matmul for short sequences), the
+  state and the recurrence run in float32 with autocast disabled; outputs are cast back to the
+  input's dtype.
+
+Rate: `rate` multiplies Δ (rate = fps_train / fps_input). It is a Python float, or a tensor
+broadcastable to the input's leading (batch) dimensions, e.g. one rate per sample; in step mode it
+may change at every step (camera timestamps).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+
+import torch
+from torch import Tensor, nn
+
+Rate = float | Tensor
+
+# Sequences up to this length are convolved with an explicit Toeplitz matmul instead of an FFT:
+# for the spatial SSM (L = number of joints) that is faster and has no complex arithmetic.
+TOEPLITZ_MAX_LEN = 64
+_CACHE_SIZE = 16
+
+
+def _wide_dtype(device: torch.device) -> torch.dtype:
+    return torch.float32 if device.type == "mps" else torch.float64
+
+
+def causal_conv(u: Tensor, k: Tensor) -> Tensor:
+    """Causal convolution along the sequence axis: y[t] = Σ_{s≤t} k[t-s] · u[s].
+
+    u: (..., L, H) float32; k: (*R, H, L) with R broadcastable to u's leading dims.
+    Uses an FFT of size 2L (a size-L FFT would wrap the tail of the signal around to its start).
+    """
+    length = u.shape[-2]
+    n = 2 * length
+    u_f = torch.fft.rfft(u.transpose(-1, -2), n=n)  # (..., H, n//2+1)
+    k_f = torch.fft.rfft(k, n=n)  # (*R, H, n//2+1)
+    y = torch.fft.irfft(u_f * k_f, n=n)[..., :length]  # (..., H, L)
+    return y.transpose(-1, -2)  # (..., L, H)
+
+
+def toeplitz(k: Tensor) -> Tensor:
+    """Lower-triangular Toeplitz matrices T[h, t, s] = k[h, t-s] (0 for s > t); k: (H, L)."""
+    length = k.shape[-1]
+    idx = torch.arange(length, device=k.device)
+    lag = idx[:, None] - idx[None, :]  # (L, L): t - s
+    return k[:, lag.clamp(min=0)] * (lag >= 0)  # (H, L, L)
+
+
+def toeplitz_conv(u: Tensor, t: Tensor) -> Tensor:
+    """The same causal convolution as `causal_conv`, as one batched matmul with T = toeplitz(k).
+
+    u: (..., L, H); t: (H, L, L).
+    """
+    lead, (length, h) = u.shape[:-2], u.shape[-2:]
+    cols = u.reshape(-1, length, h).permute(2, 1, 0)  # (H, L, N)
+    y = torch.bmm(t, cols)  # (H, L, N)
+    return y.permute(2, 1, 0).reshape(*lead, length, h)  # (..., L, H)
+
+
+class DSSM(nn.Module):
+    """H independent diagonal SSMs (SPEC §1) over the sequence axis -2 of (..., L, H) inputs.
+
+    Args:
+        channels: H, the number of independent single-input single-output SSMs.
+        state_size: N; the layer keeps N/2 complex modes per channel.
+        dt_min, dt_max: range of the log-uniform initialisation of Δ.
+        skip: use the D·u skip term.
+        ssm_lr: learning-rate cap for Λ and log Δ (they get no weight decay); see `param_groups`.
+    """
+
+    def __init__(
+        self,
+        channels: int,
+        state_size: int = 128,
+        dt_min: float = 1e-3,
+        dt_max: float = 1e-1,
+        skip: bool = True,
+        ssm_lr: float | None = 1e-3,
+    ) -> None:
+        super().__init__()
+        if state_size < 2 or state_size % 2:
+            raise ValueError(f"state_size must be an even number >= 2 (N/2 complex modes); got {state_size}")
+        if not 0 < dt_min <= dt_max:
+            raise ValueError(f"need 0 < dt_min <= dt_max; got dt_min={dt_min}, dt_max={dt_max}")
+        self.channels, self.modes, self.ssm_lr = channels, state_size // 2, ssm_lr
+        h, m = channels, state_size // 2
+        lo, hi = math.log(dt_min), math.log(dt_max)
+        self.log_dt = nn.Parameter(torch.rand(h) * (hi - lo) + lo)
+        # S4D-Lin: Re Λ = -1/2 (so Λ_re = log 1/2), Im Λ_m = π·m.
+        self.lambda_re = nn.Parameter(torch.full((h, m), math.log(0.5)))
+        self.lambda_im = nn.Parameter(math.pi * torch.arange(m, dtype=torch.float32).repeat(h, 1))
+        self.C = nn.Parameter(torch.randn(h, m, 2) * math.sqrt(0.5))  # (H, M, re/im): complex normal
+        self.D = nn.Parameter(torch.randn(h)) if skip else None
+        self._cache: OrderedDict[Hashable, object] = OrderedDict()
+
+    def extra_repr(self) -> str:
+        return f"channels={self.channels}, state_size={2 * self.modes}, skip={self.D is not None}"
+
+    def optim_hints(self) -> dict[str, dict]:
+        """Optimiser settings for this module's own parameters (read by `param_groups`)."""
+        hint = {"weight_decay": 0.0, "lr_max": self.ssm_lr}
+        return {name: hint for name in ("log_dt", "lambda_re", "lambda_im")}
+
+    # ------------------------------------------------------------------ discretisation
+    def _discretise(self, rate: Rate, dtype: torch.dtype) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """ΛΔ, Ā, B̄ (each (*R, H, M), complex) and C (H, M), complex, all in `dtype`'s precision."""
+        dt = torch.exp(self.log_dt.to(dtype))  # (H,)
+        if isinstance(rate, Tensor):
+            dt = rate.to(dtype)[..., None] * dt  # (*R, H)
+        else:
+            dt = dt * rate
+        lam_re = -torch.exp(self.lambda_re.to(dtype))  # (H, M)
+        lam_im = self.lambda_im.to(dtype)
+        a, b = lam_re * dt[..., None], lam_im * dt[..., None]  # (*R, H, M): ΛΔ = a + ib
+        expm1 = torch.complex(torch.expm1(a) * torch.cos(b) - 2 * torch.sin(b / 2) ** 2, torch.exp(a) * torch.sin(b))
+        b_bar = expm1 / torch.complex(lam_re, lam_im)
+        c = torch.view_as_complex(self.C.to(dtype).contiguous())  # (H, M)
+        return torch.complex(a, b), expm1 + 1, b_bar, c
+
+    def _cached(self, key: Hashable, compute: Callable[[], Tensor | tuple]) -> Tensor | tuple:
+        """Memoise `compute()` for inference (grad disabled) until a parameter changes.
+
+        The key includes every parameter's version counter, which in-place updates (optimizer steps,
+        `load_state_dict`) advance; writes through `.data` bypass it, so call `clear_cache()` then.
+        """
+        if torch.is_grad_enabled():
+            return compute()
+        p = self.log_dt
+        key = (key, p.device, p.dtype, *(q._version for q in self.parameters()))
+        if key not in self._cache:
+            self._cache[key] = compute()
+            if len(self._cache) > _CACHE_SIZE:
+                self._cache.popitem(last=False)
+        return self._cache[key]
+
+    def clear_cache(self) -> None:
+        self._cache.clear()
+
+    @staticmethod
+    def _rate_key(rate: Rate) -> float | None:
+        return float(rate) if not isinstance(rate, Tensor) else None
+
+    # ------------------------------------------------------------------ convolution mode
+    def kernel(self, length: int, rate: Rate = 1.0) -> Tensor:
+        """K of shape (*R, H, L) in float32 (R: the shape of a tensor `rate`, else empty)."""
+        if isinstance(rate, Tensor) and rate.numel() > 1:
+            # One kernel per distinct rate keeps memory at (#rates, H, M, L), not (batch, H, M, L).
+            uniq, inverse = torch.unique(rate, return_inverse=True)
+            return self._kernel(length, uniq)[inverse]  # (*R, H, L)
+        return self._kernel(length, rate)
+
+    def _kernel(self, length: int, rate: Rate) -> Tensor:
+        dtype = _wide_dtype(self.log_dt.device)
+        lam_dt, _, b_bar, c = self._discretise(rate, dtype)
+        k = torch.arange(length, device=lam_dt.device, dtype=dtype)
+        powers = torch.exp(lam_dt[..., None] * k)  # (*R, H, M, L): Ā^k = exp(k·ΛΔ)
+        kern = 2 * torch.einsum("...hm,...hml->...hl", c * b_bar, powers).real
+        return kern.float()
+
+    def forward(self, u: Tensor, rate: Rate = 1.0) -> Tensor:
+        """u: (..., L, H) → y: (..., L, H), causal along L."""
+        length = u.shape[-2]
+        with torch.autocast(device_type=u.device.type, enabled=False):
+            x = u.float()
+            rate_key = self._rate_key(rate)
+            if rate_key is None:  # per-sample rates: one kernel per distinct rate, not cached
+                y = causal_conv(x, self.kernel(length, rate))
+            elif length <= TOEPLITZ_MAX_LEN:
+                t = self._cached(("toeplitz", length, rate_key), lambda: toeplitz(self.kernel(length, rate)))
+                y = toeplitz_conv(x, t)
+            else:
+                y = causal_conv(x, self._cached(("kernel", length, rate_key), lambda: self.kernel(length, rate)))
+            if self.D is not None:
+                y = y + x * self.D
+        return y.to(u.dtype)
+
+    # ------------------------------------------------------------------ recurrent mode
+    def init_state(self, *batch_shape: int, device: torch.device | str | None = None) -> Tensor:
+        """Zero state of shape (*batch_shape, H, M), complex64."""
+        device = self.log_dt.device if device is None else device
+        return torch.zeros(*batch_shape, self.channels, self.modes, dtype=torch.complex64, device=device)
+
+    def discretisation(self, rate: Rate = 1.0) -> tuple[Tensor, Tensor, Tensor]:
+        """(Ā, B̄, C) as complex64 for the recurrence; cached per float rate during inference."""
+
+        def compute() -> tuple[Tensor, Tensor, Tensor]:
+            _, a_bar, b_bar, c = self._discretise(rate, _wide_dtype(self.log_dt.device))
+            return a_bar.to(torch.complex64), b_bar.to(torch.complex64), c.to(torch.complex64)
+
+        key = self._rate_key(rate)
+        return self._cached(("step", key), compute) if key is not None else compute()
+
+    def step(self, u: Tensor, state: Tensor, rate: Rate = 1.0) -> tuple[Tensor, Tensor]:
+        """One sample: u (..., H), state (..., H, M) → y (..., H), next state.
+
+        Ā and B̄ come from this step's own `rate` (a float, or a tensor broadcastable to u's
+        leading dims): the new input is held over the elapsed interval, as in the convolution.
+        """
+        with torch.autocast(device_type=u.device.type, enabled=False):
+            x = u.float()
+            a_bar, b_bar, c = self.discretisation(rate)
+            state = a_bar * state + b_bar * x[..., None]  # (..., H, M)
+            y = 2 * torch.einsum("...hm,hm->...h", state, c).real
+            if self.D is not None:
+                y = y + x * self.D
+        return y.to(u.dtype), state
+
+
+def param_groups(model: nn.Module, lr: float, weight_decay: float) -> list[dict]:
+    """AdamW/SGD parameter groups for any model built from these modules.
+
+    Parameters named in a module's `optim_hints()` (the SSM's Λ and log Δ) go to their own groups
+    with the hinted weight decay and lr = min(lr, hint["lr_max"]) (the S4 convention); everything
+    else shares one group with `weight_decay`. Frozen parameters are left out. Each group carries a
+    `name` for logging.
+    """
+    hinted: dict[int, dict] = {}
+    for module in model.modules():
+        hints = getattr(module, "optim_hints", None)
+        if hints is None:
+            continue
+        for name, hint in hints().items():
+            p = getattr(module, name)
+            if p is not None:
+                hinted[id(p)] = hint
+    main: list[nn.Parameter] = []
+    special: dict[tuple, list[nn.Parameter]] = {}
+    for p in model.parameters():
+        if not p.requires_grad:
+            continue
+        hint = hinted.get(id(p))
+        if hint is None:
+            main.append(p)
+            continue
+        group_lr = lr if hint.get("lr_max") is None else min(lr, hint["lr_max"])
+        special.setdefault((group_lr, hint.get("weight_decay", weight_decay)), []).append(p)
+    groups = [{"name": "main", "params": main, "lr": lr, "weight_decay": weight_decay}] if main else []
+    for i, ((group_lr, wd), params) in enumerate(special.items()):
+        groups.append({"name": f"ssm{i}" if i else "ssm", "params": params, "lr": group_lr, "weight_decay": wd})
+    return groups

@@ -1,0 +1,229 @@
+"""The HumMUSS backbone: shapes, both modes equal, causality, rate, validation, parameter counts."""
+
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+
+from hummuss_pl.models import DSSM, HumMUSS, HumMUSSConfig
+
+MODELS_DIR = Path(__file__).resolve().parents[1] / "src" / "hummuss_pl" / "models"
+
+
+def stream(model: HumMUSS, x: torch.Tensor, rate=1.0) -> torch.Tensor:
+    state, outs = model.init_state(x.shape[0]), []
+    for t in range(x.shape[1]):
+        y_t, state = model.step(x[:, t], state, rate)
+        outs.append(y_t)
+    return torch.stack(outs, 1)
+
+
+@pytest.mark.parametrize("rate", [1.0, 0.5, 2.5, torch.tensor([0.5, 1.0, 3.0])], ids=["1", "0.5", "2.5", "per-sample"])
+def test_streaming_reproduces_convolution_over_243_frames(rate):
+    torch.manual_seed(0)
+    model = HumMUSS(HumMUSSConfig.small(causal=True)).eval()
+    x = torch.randn(3, 243, 17, 3)
+    with torch.no_grad():
+        conv = model(x, rate)
+        steps = stream(model, x, rate)
+    assert conv.shape == steps.shape == (3, 243, 17, 3)
+    assert (conv - steps).abs().max().item() <= 1e-5
+
+
+def test_streamer_equals_step():
+    torch.manual_seed(1)
+    model = HumMUSS(HumMUSSConfig.tiny(causal=True)).eval()
+    x = torch.randn(2, 20, 17, 3)
+    s = model.streamer(2)
+    with torch.no_grad():
+        pushed = torch.stack([s.push(x[:, t]) for t in range(20)], 1)
+        expected = stream(model, x)
+    assert torch.equal(pushed, expected) and s.frames == 20
+    s.reset()
+    assert s.frames == 0 and torch.equal(s.push(x[:, 0]), pushed[:, 0])
+
+
+def test_causal_model_ignores_future_frames_and_bidirectional_does_not():
+    torch.manual_seed(2)
+    x = torch.randn(2, 60, 17, 3)
+    x_changed = x.clone()
+    x_changed[:, 31:] = torch.randn(2, 29, 17, 3)
+    for causal in (True, False):
+        model = HumMUSS(HumMUSSConfig.tiny(causal=causal)).eval()
+        with torch.no_grad():
+            diff = (model(x) - model(x_changed))[:, :31].abs().max().item()
+        if causal:
+            assert diff <= 1e-6  # FFT rounding only
+        else:
+            assert diff > 1e-3
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_paper_presets_have_16m_parameters(causal):
+    model = HumMUSS(HumMUSSConfig.paper(causal))
+    n = sum(p.numel() for p in model.parameters())
+    print(f"HumMUSS paper preset ({'causal' if causal else 'bidirectional'}): {n:,} parameters")
+    assert abs(n - 16e6) <= 0.05 * 16e6
+
+
+def test_paper_presets_match_supplementary_hyperparameters():
+    for causal, n in ((True, 3.0), (False, 2.5)):
+        cfg = HumMUSSConfig.paper(causal)
+        assert (cfg.depth, cfg.dim, cfg.dim_rep, cfg.state_size) == (5, 256, 512, 128)
+        assert (cfg.spatial_reduce, cfg.temporal_reduce, cfg.expand) == (1, 2, n)
+        model = HumMUSS(cfg)
+        layer = model.layers[0]
+        assert type(layer.temporal_1).__name__ == ("UniGDSSM" if causal else "BiGDSSM")
+        assert type(layer.spatial_1).__name__ == "BiGDSSM"
+        assert layer.temporal_1.ssm_f.channels == 128 and layer.spatial_1.ssm_f.channels == 256
+        assert layer.temporal_1.ssm_f.modes == 64
+
+
+def test_models_package_does_not_import_lightning():
+    code = (
+        "import sys, hummuss_pl.models; "
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('lightning', 'pytorch_lightning', 'lightning_fabric')); "
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    for path in MODELS_DIR.rglob("*.py"):
+        text = path.read_text()
+        assert "import lightning" not in text and "from lightning" not in text, path
+        assert "pytorch_lightning" not in text, path
+
+
+VARIANTS = [
+    (causal, agg, fusion)
+    for causal in (False, True)
+    for agg in ("gate", "mean", "learned")
+    for fusion in ("learned", "mean", "gate")
+    if agg == "gate" or fusion == "learned"  # each ablation axis varied on its own
+]
+
+
+@pytest.mark.parametrize("causal,aggregation,fusion", VARIANTS)
+def test_every_variant_trains_gradients_reach_every_parameter(causal, aggregation, fusion):
+    torch.manual_seed(3)
+    cfg = replace(HumMUSSConfig.tiny(causal), block_aggregation=aggregation, fusion=fusion)
+    model = HumMUSS(cfg)
+    x = torch.randn(2, 9, 17, 3)
+    rep = model.representation(x)
+    y = model(x)
+    assert rep.shape == (2, 9, 17, cfg.dim_rep) and y.shape == (2, 9, 17, 3)
+    (y.square().mean() + rep.mean()).backward()
+    missing = [n for n, p in model.named_parameters() if p.grad is None or not torch.isfinite(p.grad).all() or p.grad.abs().sum() == 0]
+    assert not missing, missing
+
+
+def test_masked_joints_and_frames_give_finite_outputs_and_gradients():
+    torch.manual_seed(4)
+    model = HumMUSS(HumMUSSConfig.tiny(causal=True))
+    x = torch.randn(2, 30, 17, 3)
+    x[0, :, [3, 7, 16]] = 0.0  # masked joints (all channels, confidence included)
+    x[1, 10:20] = 0.0  # masked frames
+    x[1, :, :, 2] = 0.0  # zero confidence everywhere
+    y = model(x)
+    y.sum().backward()
+    assert torch.isfinite(y).all()
+    assert all(torch.isfinite(p.grad).all() for p in model.parameters())
+
+
+def test_single_frame_and_long_sequences_work():
+    model = HumMUSS(HumMUSSConfig.tiny(causal=False)).eval()
+    with torch.no_grad():
+        assert model(torch.randn(1, 1, 17, 3)).shape == (1, 1, 17, 3)
+        assert model(torch.randn(1, 600, 17, 3)).shape == (1, 600, 17, 3)
+
+
+def test_rate_reaches_temporal_ssms_only():
+    torch.manual_seed(5)
+    model = HumMUSS(HumMUSSConfig.tiny(causal=False)).eval()
+    seen: dict[str, list] = {}
+    for name, module in model.named_modules():
+        if isinstance(module, DSSM):
+            module.register_forward_pre_hook(lambda m, args, name=name: seen.setdefault(name, []).append(args[1] if len(args) > 1 else 1.0))
+    with torch.no_grad():
+        model(torch.randn(1, 5, 17, 3), rate=2.0)
+    assert seen
+    for name, rates in seen.items():
+        expected = 2.0 if ".temporal_" in name else 1.0
+        assert rates == [expected], (name, rates)
+
+
+def test_rate_changes_outputs_and_per_sample_rates_match_separate_calls():
+    torch.manual_seed(6)
+    model = HumMUSS(HumMUSSConfig.tiny(causal=False)).eval()
+    x = torch.randn(2, 40, 17, 3)
+    with torch.no_grad():
+        both = model(x, torch.tensor([1.0, 3.0]))
+        first, second = model(x[:1], 1.0), model(x[1:], 3.0)
+    assert torch.allclose(both[:1], first, atol=1e-5) and torch.allclose(both[1:], second, atol=1e-5)
+    assert not torch.allclose(first, model(x[:1], 3.0).detach(), atol=1e-3)
+
+
+@pytest.mark.parametrize(
+    "shape, match",
+    [((2, 10, 17), "shape"), ((2, 10, 16, 3), "joints=17"), ((2, 10, 17, 2), "channels=3"), ((0, 10, 17, 3), "empty"), ((2, 0, 17, 3), "empty")],
+)
+def test_bad_input_shapes_raise(shape, match):
+    model = HumMUSS(HumMUSSConfig.tiny(causal=True))
+    with pytest.raises(ValueError, match=match):
+        model(torch.zeros(shape))
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_non_finite_inputs_raise(bad):
+    model = HumMUSS(HumMUSSConfig.tiny(causal=True))
+    x = torch.zeros(1, 4, 17, 3)
+    x[0, 2, 5, 1] = bad
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        model(x)
+    state = model.init_state(1)
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        model.step(x[:, 2], state)
+
+
+def test_bad_rates_and_states_raise():
+    model = HumMUSS(HumMUSSConfig.tiny(causal=True))
+    x = torch.zeros(2, 4, 17, 3)
+    for rate in (0.0, -1.0, float("nan"), torch.tensor([1.0, -2.0])):
+        with pytest.raises(ValueError, match="rate"):
+            model(x, rate)
+    with pytest.raises(ValueError, match=r"shape \(batch=2,\)"):
+        model(x, torch.ones(3))
+    with pytest.raises(ValueError, match="joints=17"):
+        model.step(torch.zeros(2, 4, 17, 3), model.init_state(2))
+    with pytest.raises(ValueError, match="batch"):
+        model.step(x[:, 0], model.init_state(3))
+    with pytest.raises(ValueError, match="init_state"):
+        model.step(x[:, 0], model.init_state(2)[:-1])
+
+
+def test_step_on_bidirectional_model_raises():
+    model = HumMUSS(HumMUSSConfig.tiny(causal=False))
+    for call in (lambda: model.init_state(1), lambda: model.step(torch.zeros(1, 17, 3), []), lambda: model.streamer(1)):
+        with pytest.raises(RuntimeError, match="causal"):
+            call()
+
+
+def test_bad_configs_raise():
+    with pytest.raises(ValueError, match="temporal_reduce"):
+        HumMUSSConfig(dim=30, temporal_reduce=4)
+    with pytest.raises(ValueError, match="expand"):
+        HumMUSSConfig(dim=26, expand=2.25)
+    with pytest.raises(ValueError, match="aggregation"):
+        HumMUSS(replace(HumMUSSConfig.tiny(True), fusion="sum"))
+
+
+def test_state_dict_round_trip_is_strict_and_exact():
+    torch.manual_seed(7)
+    cfg = HumMUSSConfig.tiny(causal=True)
+    a, b = HumMUSS(cfg).eval(), HumMUSS(cfg).eval()
+    b.load_state_dict(a.state_dict(), strict=True)
+    x = torch.randn(1, 12, 17, 3)
+    with torch.no_grad():
+        assert torch.equal(a(x), b(x))

@@ -1,0 +1,192 @@
+"""The DSSM layer: numerics of the kernel, both convolution paths, recurrence, rate, precision."""
+
+import math
+
+import pytest
+import torch
+
+from hummuss_pl.models import DSSM, param_groups
+from hummuss_pl.models.ssm import TOEPLITZ_MAX_LEN, causal_conv, toeplitz, toeplitz_conv
+
+
+def reference_bbar(lam: torch.Tensor, dt: float) -> torch.Tensor:
+    """(e^{ΛΔ} − 1)/Λ in complex128: Taylor series Δ Σ_n (ΛΔ)^n/(n+1)! where |ΛΔ| < 0.5 (no
+    cancellation), the plain formula elsewhere (cancellation-free there)."""
+    z = lam * dt
+    series, term = torch.zeros_like(z), torch.ones_like(z)
+    for n in range(25):
+        series = series + term / float(math.factorial(n + 1))
+        term = term * z
+    return torch.where(z.abs() < 0.5, dt * series, (torch.exp(z) - 1) / lam)
+
+
+def reference_kernel(ssm: DSSM, length: int, rate: float = 1.0) -> torch.Tensor:
+    """K[h, k] = 2 Re Σ_m C B̄ e^{ΛΔk}, written out independently in complex128."""
+    p = {n: t.detach().double() for n, t in ssm.named_parameters()}
+    lam = torch.complex(-torch.exp(p["lambda_re"]), p["lambda_im"])  # (H, M)
+    dt = torch.exp(p["log_dt"]) * rate  # (H,)
+    c = torch.complex(p["C"][..., 0], p["C"][..., 1])
+    out = torch.zeros(ssm.channels, length, dtype=torch.float64)
+    for h in range(ssm.channels):
+        bbar = reference_bbar(lam[h], float(dt[h]))
+        k = torch.arange(length, dtype=torch.float64)
+        powers = torch.exp(lam[h][:, None] * dt[h] * k)  # (M, L)
+        out[h] = 2 * (c[h][:, None] * bbar[:, None] * powers).sum(0).real
+    return out
+
+
+def direct_conv(u: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    """y[t] = Σ_{s≤t} k[t−s] u[s] by a double loop-free sum in float64; u (B, L, H), k (H, L)."""
+    length = u.shape[1]
+    t = torch.arange(length)
+    lag = t[:, None] - t[None, :]
+    mat = torch.where(lag >= 0, k[:, lag.clamp(min=0)], torch.zeros(()))  # (H, L, L)
+    return torch.einsum("hts,bsh->bth", mat.double(), u.double())
+
+
+def test_bbar_has_no_cancellation_for_tiny_lambda_dt():
+    ssm = DSSM(4, 8)
+    with torch.no_grad():
+        ssm.lambda_re.fill_(math.log(1e-4))  # Re Λ = -1e-4
+        ssm.lambda_im.copy_(torch.tensor([0.0, 1e-4, 1e-2, 3.0]).repeat(4, 1))
+        ssm.log_dt.fill_(math.log(1e-3))  # |ΛΔ| down to 1e-7
+    _, _, b32, _ = ssm._discretise(1.0, torch.float32)
+    lam = torch.complex(-torch.exp(ssm.lambda_re.detach().double()), ssm.lambda_im.detach().double())
+    ref = reference_bbar(lam, 1e-3)
+    rel = ((b32.to(torch.complex128) - ref).abs() / ref.abs()).max().item()
+    assert rel < 1e-6, f"B̄ relative error {rel:.2e} in float32"
+    # the textbook formula (e^z - 1)/Λ in complex64 fails here: this test can tell the difference
+    naive = (torch.exp((lam * 1e-3).to(torch.complex64)) - 1) / lam.to(torch.complex64)
+    assert ((naive.to(torch.complex128) - ref).abs() / ref.abs()).max().item() > 1e-3
+
+
+@pytest.mark.parametrize("rate", [1.0, 0.5, 4.0])
+def test_kernel_matches_float64_reference(rate):
+    torch.manual_seed(0)
+    ssm = DSSM(6, 32, dt_min=1e-3, dt_max=1e-1)
+    with torch.no_grad():
+        ssm.lambda_re[0].fill_(math.log(1e-5))  # one channel with tiny |ΛΔ|
+    k = ssm.kernel(243, rate)
+    ref = reference_kernel(ssm, 243, rate)
+    assert k.dtype == torch.float32 and k.shape == (6, 243)
+    err = (k.double() - ref).abs().max().item()
+    assert err <= 1e-5 * ref.abs().max().item(), err
+
+
+@pytest.mark.parametrize("length", [5, TOEPLITZ_MAX_LEN, TOEPLITZ_MAX_LEN + 1, 300])
+def test_both_convolution_paths_equal_direct_convolution(length):
+    torch.manual_seed(1)
+    u = torch.randn(3, length, 8)
+    k = torch.randn(8, length)
+    ref = direct_conv(u, k)
+    assert torch.allclose(causal_conv(u, k).double(), ref, atol=1e-4)
+    assert torch.allclose(toeplitz_conv(u, toeplitz(k)).double(), ref, atol=1e-4)
+
+
+def test_fft_convolution_does_not_wrap_around():
+    """An impulse at the last position must not leak into earlier outputs (n ≥ 2L)."""
+    u = torch.zeros(1, 200, 1)
+    u[0, -1, 0] = 1.0
+    k = torch.ones(1, 200)
+    y = causal_conv(u, k)
+    assert y[0, :-1].abs().max().item() < 1e-6
+    assert y[0, -1, 0].item() == pytest.approx(1.0, abs=1e-6)
+
+
+@pytest.mark.parametrize("length", [17, 243])
+@pytest.mark.parametrize("rate", [1.0, 2.5, torch.tensor([0.5, 1.0, 3.0])])
+def test_recurrence_equals_convolution(length, rate):
+    torch.manual_seed(2)
+    ssm = DSSM(16, 32)
+    u = torch.randn(3, length, 16)
+    with torch.no_grad():
+        y = ssm(u, rate)  # a tensor rate has one entry per sample (u's leading dims)
+        state, outs = ssm.init_state(3), []
+        for t in range(length):
+            y_t, state = ssm.step(u[:, t], state, rate)
+            outs.append(y_t)
+    assert (y - torch.stack(outs, 1)).abs().max().item() <= 1e-5
+
+
+def test_per_step_rate_equals_held_input_at_fine_rate():
+    """Δ scaled by r at a step == r fine steps holding the same input (ZOH): exact, any r per step."""
+    torch.manual_seed(3)
+    ssm = DSSM(8, 16)
+    u = torch.randn(2, 12, 8)
+    rates = [1, 2, 3, 1, 4, 2, 2, 1, 3, 1, 1, 2]
+    with torch.no_grad():
+        s_coarse, s_fine = ssm.init_state(2), ssm.init_state(2)
+        for t, r in enumerate(rates):
+            y_coarse, s_coarse = ssm.step(u[:, t], s_coarse, float(r))
+            for _ in range(r):
+                y_fine, s_fine = ssm.step(u[:, t], s_fine, 1.0)
+            assert torch.allclose(y_coarse, y_fine, atol=1e-5), t
+
+
+def test_rate_compensates_subsampling_of_a_smooth_signal():
+    """A smooth input sub-sampled ×2 and run at rate 2 gives the full-rate outputs at kept frames."""
+    torch.manual_seed(4)
+    ssm = DSSM(8, 16, dt_min=0.01, dt_max=0.05, skip=False)
+    t = torch.arange(400, dtype=torch.float32)
+    u = torch.stack([torch.sin(t / 40 + p) for p in range(8)], -1)[None]  # (1, 400, 8)
+    with torch.no_grad():
+        full = ssm(u)[:, ::2]
+        with_rate = ssm(u[:, ::2], 2.0)
+        without = ssm(u[:, ::2], 1.0)
+    rel = lambda a: ((a - full).norm() / full.norm()).item()  # noqa: E731
+    assert rel(with_rate) < 0.05
+    assert rel(without) > 0.3
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_runs_in_float32_under_autocast(dtype):
+    torch.manual_seed(5)
+    ssm = DSSM(8, 16)
+    u = torch.randn(2, 100, 8).to(dtype)
+    with torch.no_grad():
+        expected = ssm(u.float()).to(dtype)
+        with torch.autocast("cpu", dtype=dtype):
+            got = ssm(u)
+            state = ssm.init_state(2)
+            y_t, state = ssm.step(u[:, 0], state)
+    assert got.dtype == dtype and torch.equal(got, expected)
+    assert state.dtype == torch.complex64 and y_t.dtype == dtype
+
+
+def test_inference_cache_follows_parameter_updates():
+    torch.manual_seed(6)
+    ssm = DSSM(8, 16)
+    u = torch.randn(2, 100, 8)
+    with torch.no_grad():
+        before = ssm(u)
+        assert torch.equal(ssm(u), before)  # served from the cache
+        ssm.log_dt.add_(0.5)  # an optimizer step or load_state_dict bumps the version
+        after = ssm(u)
+        fresh = DSSM(8, 16)
+        fresh.load_state_dict(ssm.state_dict())
+    assert not torch.allclose(after, before)
+    assert torch.equal(after, fresh(u).detach())
+
+
+def test_param_groups_put_ssm_parameters_in_a_no_decay_group():
+    model = torch.nn.Sequential(torch.nn.Linear(4, 8), DSSM(8, 16), torch.nn.Linear(8, 2))
+    model[2].weight.requires_grad_(False)
+    groups = param_groups(model, lr=3e-4, weight_decay=0.01)
+    by_name = {g["name"]: g for g in groups}
+    ssm = model[1]
+    assert {id(p) for p in by_name["ssm"]["params"]} == {id(ssm.log_dt), id(ssm.lambda_re), id(ssm.lambda_im)}
+    assert by_name["ssm"]["weight_decay"] == 0.0 and by_name["ssm"]["lr"] == 3e-4  # min(lr, ssm_lr=1e-3)
+    assert by_name["main"]["weight_decay"] == 0.01
+    seen = [id(p) for g in groups for p in g["params"]]
+    trainable = [id(p) for p in model.parameters() if p.requires_grad]
+    assert sorted(seen) == sorted(trainable)  # each trainable parameter exactly once, frozen ones left out
+    capped = {g["name"]: g for g in param_groups(model, lr=1e-2, weight_decay=0.01)}
+    assert capped["ssm"]["lr"] == 1e-3
+    torch.optim.AdamW(groups)  # the groups are valid optimizer input
+
+
+def test_bad_construction_arguments():
+    with pytest.raises(ValueError, match="state_size"):
+        DSSM(4, 7)
+    with pytest.raises(ValueError, match="dt_min"):
+        DSSM(4, 8, dt_min=0.1, dt_max=0.01)
