@@ -2,6 +2,15 @@
 
 from .gdssm import Aggregate, BiGDSSM, UniGDSSM
 from .hummuss import HumMUSS, HumMUSSConfig, HumMUSSState, HumMUSSStreamer, SpatioTemporalLayer
+from .motionbert import (
+    MotionBERT,
+    MotionBERTCheckpointError,
+    MotionBERTConfig,
+    MotionBERTKVStreamer,
+    MotionBERTWindowStreamer,
+    export_motionbert_checkpoint,
+    load_motionbert_checkpoint,
+)
 from .ssm import DSSM, param_groups
 from .streaming import Streamer
 
@@ -13,8 +22,15 @@ __all__ = [
     "HumMUSSConfig",
     "HumMUSSState",
     "HumMUSSStreamer",
+    "MotionBERT",
+    "MotionBERTCheckpointError",
+    "MotionBERTConfig",
+    "MotionBERTKVStreamer",
+    "MotionBERTWindowStreamer",
     "SpatioTemporalLayer",
     "Streamer",
     "UniGDSSM",
+    "export_motionbert_checkpoint",
+    "load_motionbert_checkpoint",
     "param_groups",
 ]

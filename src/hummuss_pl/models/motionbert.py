@@ -1,0 +1,601 @@
+"""MotionBERT's DSTformer backbone, state_dict-compatible with the official release.
+
+    x (B, F, J, 3) ─ joints_embed (3 → C) + pos_embed[J] + temp_embed[F]
+      ─ depth × { stage_st block ∥ stage_ts block, fused per token by softmax(ts_attn[i]) }
+      ─ norm ─ pre_logits.fc (C → dim_rep) ─ tanh = representation (B, F, J, dim_rep)
+      ─ head (dim_rep → 3) = 3D joints (B, F, J, 3)
+
+Compatibility with Walter0807/MotionBERT (`lib/model/DSTformer.py`): the parameter names, shapes
+and their order in `state_dict()` are the official ones, so official checkpoints load strictly
+(`load_motionbert_checkpoint`) and models trained here can be handed back to the official code
+(`export_motionbert_checkpoint`). LayerNorm eps is 1e-6, qkv has a bias, there is no dropout or
+drop-path (the official backbone never enables them).
+
+Positions in time are a learned absolute table `temp_embed` of `maxlen` rows, so a clip has at
+most `maxlen` frames and the model has no notion of frame rate: inputs must come at the rate it was
+trained on. `rate` is accepted for API parity with HumMUSS only as 1.0 (or None).
+
+`causal=True` masks temporal attention so frame t sees frames ≤ t (spatial attention over the
+joints of one frame stays full). Keys are unchanged, so official weights load into it. Causal
+models stream (`model.streamer`): a sliding-window recompute (what the HumMUSS paper timed) or a
+KV cache (valid up to `maxlen` frames).
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import warnings
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, replace
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from einops import rearrange
+from torch import Tensor, nn
+
+from .streaming import Streamer
+
+Rate = float | Tensor | None
+StreamMode = Literal["window", "kv"]
+
+_LN_EPS = 1e-6  # the official backbone is built with partial(nn.LayerNorm, eps=1e-6)
+
+
+@dataclass(frozen=True)
+class MotionBERTConfig:
+    """Every hyper-parameter of the DSTformer; the model's only constructor input.
+
+    Field names follow the official YAML configs (`dim_feat`, `dim_rep`, `depth`, `num_heads`,
+    `mlp_ratio`, `maxlen`, `num_joints`). The MLP hidden width is int(dim_feat × mlp_ratio).
+    """
+
+    causal: bool = False
+    num_joints: int = 17
+    in_channels: int = 3  # x, y, confidence
+    out_channels: int = 3
+    dim_feat: int = 256
+    dim_rep: int = 512
+    depth: int = 5
+    num_heads: int = 8
+    mlp_ratio: float = 4.0
+    maxlen: int = 243
+
+    def __post_init__(self) -> None:
+        for name in ("num_joints", "in_channels", "out_channels", "dim_feat", "dim_rep", "depth", "num_heads", "maxlen"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"MotionBERTConfig.{name} must be positive; got {getattr(self, name)}")
+        if self.dim_feat % self.num_heads:
+            raise ValueError(
+                f"MotionBERTConfig.num_heads={self.num_heads} must divide dim_feat={self.dim_feat} (each head gets dim_feat / num_heads channels)"
+            )
+        if int(self.dim_feat * self.mlp_ratio) < 1:
+            raise ValueError(f"MotionBERTConfig.mlp_ratio={self.mlp_ratio} gives an empty MLP for dim_feat={self.dim_feat}")
+
+    @property
+    def mlp_hidden(self) -> int:
+        return int(self.dim_feat * self.mlp_ratio)
+
+    @classmethod
+    def lite(cls, causal: bool = False) -> "MotionBERTConfig":
+        """MotionBERT-Lite (`configs/pretrain/MB_lite.yaml`): 16,001,549 parameters."""
+        return cls(causal=causal, dim_feat=256, mlp_ratio=4.0, dim_rep=512, depth=5, num_heads=8, maxlen=243)
+
+    @classmethod
+    def base(cls, causal: bool = False) -> "MotionBERTConfig":
+        """MotionBERT (`configs/pretrain/MB_pretrain.yaml`, the `MB_release` checkpoint): 42,466,317 parameters."""
+        return cls(causal=causal, dim_feat=512, mlp_ratio=2.0, dim_rep=512, depth=5, num_heads=8, maxlen=243)
+
+    @classmethod
+    def tiny(cls, causal: bool = False) -> "MotionBERTConfig":
+        """A few-ten-thousand-parameter model with a short `maxlen`, for unit tests."""
+        return replace(cls.lite(causal), dim_feat=32, mlp_ratio=2.0, dim_rep=32, depth=2, num_heads=4, maxlen=48)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+# ---------------------------------------------------------------------------------- building blocks
+class Mlp(nn.Module):
+    """fc1 (C → hidden) → GELU → fc2 (hidden → C), applied to each token."""
+
+    def __init__(self, dim: int, hidden: int) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(dim, hidden)
+        self.act = nn.GELU()
+        self.fc2 = nn.Linear(hidden, dim)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.fc2(self.act(self.fc1(x)))
+
+
+class Attention(nn.Module):
+    """Multi-head self-attention over the second-to-last axis of (..., N, C).
+
+    The fused `qkv` projection lays its 3C outputs out as (q|k|v, head, channel) and the heads are
+    concatenated head-major before `proj`, as in the official weights. `proj` is registered before
+    `qkv` only so that `state_dict()` lists the keys in the official order.
+    """
+
+    def __init__(self, dim: int, num_heads: int) -> None:
+        super().__init__()
+        self.num_heads = num_heads
+        self.proj = nn.Linear(dim, dim)
+        self.qkv = nn.Linear(dim, 3 * dim)
+
+    def forward(self, x: Tensor, causal: bool = False) -> Tensor:
+        """x (..., N, C) → (..., N, C); `causal` lets token n attend to tokens ≤ n only."""
+        q, k, v = rearrange(self.qkv(x), "... n (three h c) -> three ... h n c", three=3, h=self.num_heads)
+        out = F.scaled_dot_product_attention(q, k, v, is_causal=causal)  # (..., H, N, c); scale c^-0.5
+        return self.proj(rearrange(out, "... h n c -> ... n (h c)"))
+
+    def step(self, x: Tensor, keys: Tensor, values: Tensor, t: int) -> Tensor:
+        """Causal attention for the token at position t of every sequence, with a KV cache.
+
+        x: (S, C), the new token of each of S sequences. keys / values: (S, H, maxlen, c) buffers
+        whose rows < t hold the keys / values of earlier positions; row t is written here.
+        """
+        q, k, v = rearrange(self.qkv(x), "s (three h c) -> three s h c", three=3, h=self.num_heads)
+        keys[:, :, t] = k
+        values[:, :, t] = v
+        out = F.scaled_dot_product_attention(q.unsqueeze(-2), keys[:, :, : t + 1], values[:, :, : t + 1])  # (S, H, 1, c)
+        return self.proj(out.flatten(1))  # (S, H·c)
+
+
+class Block(nn.Module):
+    """One DSTformer block: a spatial (attention over joints + MLP) and a temporal (attention over
+    frames + MLP) pre-norm residual pair, in the order `order` names ("st" or "ts").
+
+    Submodules are registered in the official order; the order itself is not a parameter.
+    """
+
+    def __init__(self, cfg: MotionBERTConfig, order: Literal["st", "ts"]) -> None:
+        super().__init__()
+        c = cfg.dim_feat
+        self.order = order
+        self.norm1_s = nn.LayerNorm(c, eps=_LN_EPS)
+        self.norm1_t = nn.LayerNorm(c, eps=_LN_EPS)
+        self.attn_s = Attention(c, cfg.num_heads)
+        self.attn_t = Attention(c, cfg.num_heads)
+        self.norm2_s = nn.LayerNorm(c, eps=_LN_EPS)
+        self.norm2_t = nn.LayerNorm(c, eps=_LN_EPS)
+        self.mlp_s = Mlp(c, cfg.mlp_hidden)
+        self.mlp_t = Mlp(c, cfg.mlp_hidden)
+
+    def _spatial(self, h: Tensor) -> Tensor:
+        """h (..., J, C): every frame's joints attend to each other (never masked)."""
+        h = h + self.attn_s(self.norm1_s(h))
+        return h + self.mlp_s(self.norm2_s(h))
+
+    def _temporal(self, h: Tensor, causal: bool) -> Tensor:
+        """h (B, F, J, C): every joint's frames attend to each other (masked to the past if causal)."""
+        u = self.norm1_t(h).transpose(1, 2)  # (B, J, F, C): attention runs over F per joint
+        h = h + self.attn_t(u, causal).transpose(1, 2)  # back to (B, F, J, C)
+        return h + self.mlp_t(self.norm2_t(h))
+
+    def _temporal_step(self, h: Tensor, keys: Tensor, values: Tensor, t: int) -> Tensor:
+        """h (B, J, C) at frame t; keys / values (B, J, H, maxlen, c) cache this block's attn_t."""
+        b, j, c = h.shape
+        u = self.norm1_t(h).reshape(b * j, c)  # (B·J, C): one sequence per (sample, joint)
+        a = self.attn_t.step(u, keys.flatten(0, 1), values.flatten(0, 1), t)  # (B·J, C)
+        h = h + a.reshape(b, j, c)
+        return h + self.mlp_t(self.norm2_t(h))
+
+    def forward(self, h: Tensor, causal: bool = False) -> Tensor:
+        """h (B, F, J, C) → (B, F, J, C)."""
+        if self.order == "st":
+            return self._temporal(self._spatial(h), causal)
+        return self._spatial(self._temporal(h, causal))
+
+    def step(self, h: Tensor, keys: Tensor, values: Tensor, t: int) -> Tensor:
+        """One frame of the causal block: h (B, J, C) at frame t → (B, J, C); fills cache row t."""
+        if self.order == "st":
+            return self._temporal_step(self._spatial(h), keys, values, t)
+        return self._spatial(self._temporal_step(h, keys, values, t))
+
+
+# ---------------------------------------------------------------------------------- the backbone
+class MotionBERT(nn.Module):
+    """The DSTformer backbone with its 3D head (dim_rep → 3), built from a `MotionBERTConfig`.
+
+    Inputs are 2D keypoints with confidence, (B, F, J, 3) with 1 ≤ F ≤ maxlen; masked joints are
+    zeros. `rate` exists only for API parity with HumMUSS: MotionBERT's learned absolute temporal
+    embedding has no frame-rate parameter, so only None / 1.0 (input at the training frame rate) is
+    accepted and any other value raises; resample the input instead.
+    """
+
+    def __init__(self, cfg: MotionBERTConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        c = cfg.dim_feat
+        # Direct parameters come first in state_dict(), then submodules in registration order.
+        self.temp_embed = nn.Parameter(torch.zeros(1, cfg.maxlen, 1, c))
+        self.pos_embed = nn.Parameter(torch.zeros(1, cfg.num_joints, c))
+        self.joints_embed = nn.Linear(cfg.in_channels, c)
+        self.blocks_st = nn.ModuleList(Block(cfg, "st") for _ in range(cfg.depth))
+        self.blocks_ts = nn.ModuleList(Block(cfg, "ts") for _ in range(cfg.depth))
+        self.norm = nn.LayerNorm(c, eps=_LN_EPS)
+        self.pre_logits = nn.Sequential(OrderedDict(fc=nn.Linear(c, cfg.dim_rep), act=nn.Tanh()))
+        self.head = nn.Linear(cfg.dim_rep, cfg.out_channels)
+        self.ts_attn = nn.ModuleList(nn.Linear(2 * c, 2) for _ in range(cfg.depth))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """The official initialisation: truncated normal (std 0.02) for embeddings and Linear
+        weights, zero biases, unit LayerNorms; fusion weights 0 and biases 0.5 (equal streams)."""
+        nn.init.trunc_normal_(self.temp_embed, std=0.02)
+        nn.init.trunc_normal_(self.pos_embed, std=0.02)
+        fusion = {id(m) for m in self.ts_attn}
+        for m in self.modules():
+            if isinstance(m, nn.Linear) and id(m) in fusion:
+                nn.init.zeros_(m.weight)
+                nn.init.constant_(m.bias, 0.5)
+            elif isinstance(m, nn.Linear):
+                nn.init.trunc_normal_(m.weight, std=0.02)
+                nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.LayerNorm):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+
+    # ------------------------------------------------------------------ validation
+    def _check_input(self, x: Tensor, per_frame: bool) -> None:
+        cfg = self.cfg
+        shape = f"(batch, joints={cfg.num_joints}, channels={cfg.in_channels})" if per_frame else (
+            f"(batch, frames ≤ maxlen={cfg.maxlen}, joints={cfg.num_joints}, channels={cfg.in_channels})"
+        )
+        rank = 3 if per_frame else 4
+        if not isinstance(x, Tensor) or x.dim() != rank or tuple(x.shape[-2:]) != (cfg.num_joints, cfg.in_channels):
+            got = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
+            raise ValueError(f"MotionBERT expects x of shape {shape} with channels (x, y, confidence); got {got}")
+        if x.shape[0] == 0 or (not per_frame and x.shape[1] == 0):
+            raise ValueError(f"MotionBERT got an empty input of shape {tuple(x.shape)}; expected {shape}")
+        if not per_frame and x.shape[1] > cfg.maxlen:
+            raise ValueError(
+                f"MotionBERT got {x.shape[1]} frames but its temporal embedding (temp_embed) has only maxlen={cfg.maxlen} rows, "
+                "one per absolute position. Split the clip into windows of at most maxlen frames, or, with a causal model, "
+                "run it frame by frame with model.streamer(batch_size, mode='window'), which slides a maxlen-frame window."
+            )
+        if not x.is_floating_point():
+            raise ValueError(f"MotionBERT expects a floating-point x; got {x.dtype}")
+        if not torch.isfinite(x).all():
+            raise ValueError("x contains NaN or infinite values; mark missing joints with zeros (confidence 0) instead")
+
+    @staticmethod
+    def _check_rate(rate: Rate) -> None:
+        """Only the training frame rate is possible: MotionBERT has no frame-rate parameter."""
+        if rate is None:
+            return
+        ok = bool((rate == 1).all()) if isinstance(rate, Tensor) else float(rate) == 1.0
+        if not ok:
+            raise ValueError(
+                f"MotionBERT has no frame-rate parameter (its temporal positions are a learned table indexed by frame), so "
+                f"rate must be None or 1.0; got {rate if not isinstance(rate, Tensor) else rate.tolist()}. "
+                "Resample the input to the frame rate the model was trained on instead."
+            )
+
+    # ------------------------------------------------------------------ whole clips
+    def _fuse(self, i: int, x_st: Tensor, x_ts: Tensor) -> Tensor:
+        """Per-token softmax weights over the two streams: (..., C) × 2 → (..., C)."""
+        alpha = self.ts_attn[i](torch.cat([x_st, x_ts], dim=-1)).softmax(dim=-1)  # (..., 2)
+        return x_st * alpha[..., 0:1] + x_ts * alpha[..., 1:2]
+
+    def representation(self, x: Tensor, rate: Rate = None) -> Tensor:
+        """x: (B, F, J, 3), F ≤ maxlen → tanh features (B, F, J, dim_rep)."""
+        self._check_input(x, per_frame=False)
+        self._check_rate(rate)
+        frames = x.shape[1]
+        h = self.joints_embed(x) + self.pos_embed + self.temp_embed[:, :frames]  # (B, F, J, C)
+        causal = self.cfg.causal
+        for i, (blk_st, blk_ts) in enumerate(zip(self.blocks_st, self.blocks_ts)):
+            h = self._fuse(i, blk_st(h, causal), blk_ts(h, causal))
+        return self.pre_logits(self.norm(h))
+
+    def forward(self, x: Tensor, rate: Rate = None) -> Tensor:
+        """x: (B, F, J, 3), F ≤ maxlen → 3D joints (B, F, J, 3)."""
+        return self.head(self.representation(x, rate))
+
+    # ------------------------------------------------------------------ one frame with a KV cache
+    def _require_causal(self, what: str) -> None:
+        if not self.cfg.causal:
+            raise RuntimeError(
+                f"MotionBERT.{what} needs a causal model: a bidirectional model looks at future frames, so it cannot run "
+                "one frame at a time. Build it with MotionBERTConfig(causal=True) (e.g. MotionBERTConfig.lite(causal=True)); "
+                "official weights load into it unchanged."
+            )
+
+    def init_kv_cache(self, batch_size: int, device: torch.device | str | None = None) -> list[tuple[Tensor, Tensor]]:
+        """Empty key/value buffers for `batch_size` streams of up to maxlen frames: one (keys, values)
+        pair, each (B, J, H, maxlen, C/H), per temporal attention (blocks_st[0], blocks_ts[0], ...)."""
+        self._require_causal("init_kv_cache")
+        cfg = self.cfg
+        p = self.temp_embed
+        shape = (batch_size, cfg.num_joints, cfg.num_heads, cfg.maxlen, cfg.dim_feat // cfg.num_heads)
+        make = lambda: torch.empty(shape, device=p.device if device is None else device, dtype=p.dtype)  # noqa: E731
+        return [(make(), make()) for _ in range(2 * cfg.depth)]
+
+    def step_representation(self, x: Tensor, cache: list[tuple[Tensor, Tensor]], t: int) -> Tensor:
+        """Frame t of a causal stream: x (B, J, 3) → representation (B, J, dim_rep).
+
+        `cache` (from `init_kv_cache`) must hold frames 0 … t−1 of the same streams; row t is
+        written here. Valid for t < maxlen only (see `MotionBERTKVStreamer`). Call under no_grad.
+        """
+        self._require_causal("step_representation")
+        self._check_input(x, per_frame=True)
+        if not 0 <= t < self.cfg.maxlen:
+            raise ValueError(f"frame index t={t} is outside the temporal embedding [0, maxlen={self.cfg.maxlen})")
+        h = self.joints_embed(x) + self.pos_embed[0] + self.temp_embed[0, t]  # (B, J, C)
+        for i, (blk_st, blk_ts) in enumerate(zip(self.blocks_st, self.blocks_ts)):
+            x_st = blk_st.step(h, *cache[2 * i], t)
+            x_ts = blk_ts.step(h, *cache[2 * i + 1], t)
+            h = self._fuse(i, x_st, x_ts)
+        return self.pre_logits(self.norm(h))
+
+    def streamer(
+        self,
+        batch_size: int,
+        mode: StreamMode = "window",
+        window: int | None = None,
+        device: torch.device | str | None = None,
+    ) -> Streamer:
+        """A `Streamer` (the interface HumMUSS shares) over a causal model.
+
+        mode="window": per frame, rerun the model on the last `window` (default maxlen) frames and
+        keep the last output; any stream length. mode="kv": per frame, compute only the new frame's
+        tokens against cached keys/values; streams of at most maxlen frames (`window` unused).
+        """
+        self._require_causal("streamer")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be positive; got {batch_size}")
+        if mode == "window":
+            return MotionBERTWindowStreamer(self, batch_size, window, device)
+        if mode == "kv":
+            if window is not None:
+                raise ValueError(
+                    "window is for mode='window'; the KV cache always covers frames 0 … maxlen−1 of the stream"
+                )
+            return MotionBERTKVStreamer(self, batch_size, device)
+        raise ValueError(f"MotionBERT.streamer: mode must be 'window' or 'kv'; got {mode!r}")
+
+
+# ---------------------------------------------------------------------------------- streaming
+def _check_stream_rate(rate: Rate) -> None:
+    if rate is not None:
+        MotionBERT._check_rate(rate)
+
+
+def _check_stream_batch(x: Tensor, batch_size: int) -> None:
+    if isinstance(x, Tensor) and x.dim() >= 1 and x.shape[0] != batch_size:
+        raise ValueError(f"this streamer was made for batch_size={batch_size}; got x of shape {tuple(x.shape)}")
+
+
+class MotionBERTWindowStreamer(Streamer):
+    """Sliding-window recompute, the "official implementation" streaming the HumMUSS paper timed.
+
+    Each push runs the causal model on the last W frames (all frames while fewer than W have been
+    pushed) and returns the output of the newest one. Inside the window frames sit at positions
+    0 … W−1 of `temp_embed`, so once the stream is longer than W the output at t equals
+    model(x[t−W+1 … t])[-1], not a function of the whole history. Cost per frame grows with W
+    (attention is quadratic in it) but not with the stream length.
+    """
+
+    def __init__(self, model: MotionBERT, batch_size: int, window: int | None = None, device: torch.device | str | None = None) -> None:
+        model._require_causal("streamer")
+        maxlen = model.cfg.maxlen
+        window = maxlen if window is None else int(window)
+        if not 1 <= window <= maxlen:
+            raise ValueError(f"window must be in [1, maxlen={maxlen}] (temp_embed has maxlen rows); got {window}")
+        self.model, self.batch_size, self.window = model, batch_size, window
+        self.device = device if device is not None else model.temp_embed.device
+        cfg = model.cfg
+        # Every frame is written twice, at slot s and s + W, so the last W frames are always the
+        # contiguous slice [s+1, s+1+W) and no per-frame roll or concatenation is needed.
+        self._buffer = torch.zeros(
+            batch_size, 2 * window, cfg.num_joints, cfg.in_channels, device=self.device, dtype=model.temp_embed.dtype
+        )
+        self.reset()
+
+    def reset(self) -> None:
+        self.frames = 0
+
+    @torch.no_grad()
+    def push(self, x: Tensor, rate: Rate = None) -> Tensor:
+        _check_stream_rate(rate)
+        self.model._check_input(x, per_frame=True)  # before writing: a (J, 3) frame would broadcast
+        _check_stream_batch(x, self.batch_size)
+        w, n = self.window, self.frames
+        s = n % w
+        self._buffer[:, s] = x
+        self._buffer[:, s + w] = x
+        clip = self._buffer[:, : n + 1] if n < w else self._buffer[:, s + 1 : s + 1 + w]  # (B, ≤W, J, 3), oldest first
+        rep = self.model.representation(clip)  # (B, ≤W, J, dim_rep)
+        self.frames = n + 1
+        return self.model.head(rep[:, -1])  # (B, J, 3)
+
+
+class MotionBERTKVStreamer(Streamer):
+    """KV-cache streaming: each push computes only the new frame's tokens.
+
+    What is cached: every block of both streams (stage_st and stage_ts, in each layer) has one
+    temporal attention; for it the keys and values of all earlier frames' tokens at that
+    sub-layer's input are kept, in (B, J, H, maxlen, C/H) buffers allocated once. The spatial
+    attention of the new frame needs only that frame's tokens, and the MLPs, fusion and head are
+    per token, so nothing else depends on the past. The output equals the causal model run on the
+    whole prefix (up to float rounding).
+
+    Valid only for the first maxlen frames of a stream: `temp_embed` is an absolute position
+    table with maxlen rows, so frame maxlen has no embedding, and sliding the window instead would
+    move every cached frame to a new position and change every cached key and value. Pushing
+    frame maxlen + 1 raises (the streamer stays usable after `reset()`); use mode="window" for
+    longer streams.
+    """
+
+    def __init__(self, model: MotionBERT, batch_size: int, device: torch.device | str | None = None) -> None:
+        model._require_causal("streamer")
+        self.model, self.batch_size = model, batch_size
+        self.device = device if device is not None else model.temp_embed.device
+        self._cache = model.init_kv_cache(batch_size, self.device)
+        self.reset()
+
+    def reset(self) -> None:
+        self.frames = 0  # the buffers are overwritten row by row, so they need no clearing
+
+    @torch.no_grad()
+    def push(self, x: Tensor, rate: Rate = None) -> Tensor:
+        _check_stream_rate(rate)
+        _check_stream_batch(x, self.batch_size)
+        maxlen = self.model.cfg.maxlen
+        if self.frames >= maxlen:
+            raise RuntimeError(
+                f"the KV cache holds at most maxlen={maxlen} frames: MotionBERT's temporal embedding is absolute, so frame "
+                f"{self.frames + 1} has no position and sliding would invalidate every cached key/value. Call reset() to "
+                "start new streams, or use model.streamer(..., mode='window') for streams longer than maxlen."
+            )
+        rep = self.model.step_representation(x, self._cache, self.frames)  # (B, J, dim_rep)
+        self.frames += 1
+        return self.model.head(rep)  # (B, J, 3)
+
+
+# ---------------------------------------------------------------------------------- checkpoints
+class MotionBERTCheckpointError(ValueError):
+    """A checkpoint whose keys or shapes do not fit the model (the message lists them all)."""
+
+
+def _numpy_safe_globals() -> list:
+    """Numpy scalar reconstruction, which official files need for `min_loss` (a numpy float64).
+
+    Files pickled under numpy 1 name the function `numpy.core.multiarray.scalar`, under numpy 2
+    `numpy._core.multiarray.scalar`; both are allow-listed. These only rebuild numbers.
+    """
+    try:
+        import numpy as np
+    except ImportError:  # pragma: no cover - numpy ships with torch's usual installs
+        return []
+    core = getattr(np, "_core", None) or np.core
+    scalar = core.multiarray.scalar
+    dtypes = [type(np.dtype(code)) for code in ("f2", "f4", "f8", "i4", "i8", "u1", "b1")]
+    return [scalar, (scalar, "numpy.core.multiarray.scalar"), (scalar, "numpy._core.multiarray.scalar"), np.dtype, *dtypes]
+
+
+def _read_checkpoint_file(path: str | os.PathLike, weights_only: bool) -> object:
+    if not weights_only:
+        return torch.load(path, map_location="cpu", weights_only=False)
+    try:
+        with torch.serialization.safe_globals(_numpy_safe_globals()):
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise MotionBERTCheckpointError(
+            f"{os.fspath(path)} holds Python objects other than tensors, numbers and containers, so it was not unpickled "
+            f"(torch.load(weights_only=True) refused it: {str(err).strip().splitlines()[-1][:300]}). Official MotionBERT "
+            "files do not need that. If you trust the file, pass weights_only=False, which runs its pickle code."
+        ) from err
+
+
+def _split_state_dict(ckpt: Mapping) -> tuple[dict[str, Tensor], list[str]]:
+    """The backbone's state_dict from a checkpoint, with `module.` / `backbone.` stripped, and the
+    keys left out (heads of action/mesh models)."""
+    if "model_pos" in ckpt:
+        sd = ckpt["model_pos"]
+    elif "model" in ckpt:
+        sd = ckpt["model"]
+    elif all(isinstance(v, Tensor) for v in ckpt.values()):
+        sd = ckpt
+    else:
+        raise MotionBERTCheckpointError(
+            "expected an official MotionBERT checkpoint (a dict with 'model_pos' for pretrain/pose runs or 'model' for "
+            f"action/mesh runs) or a bare state_dict of tensors; got a dict with keys {sorted(map(str, ckpt))[:10]}"
+        )
+    if not isinstance(sd, Mapping):
+        raise MotionBERTCheckpointError(f"the checkpoint's model entry is a {type(sd).__name__}, not a state_dict")
+    sd = {(k[len("module."):] if k.startswith("module.") else k): v for k, v in sd.items()}
+    ignored: list[str] = []
+    if any(k.startswith("backbone.") for k in sd):  # ActionNet / MeshRegressor: backbone + head
+        ignored = [k for k in sd if not k.startswith("backbone.")]
+        sd = {k[len("backbone."):]: v for k, v in sd.items() if k.startswith("backbone.")}
+    return sd, ignored
+
+
+def _mismatch_report(model: MotionBERT, sd: Mapping[str, Tensor]) -> str | None:
+    own = model.state_dict()
+    missing = [k for k in own if k not in sd]
+    unexpected = [k for k in sd if k not in own]
+    shape = lambda v: tuple(v.shape) if isinstance(v, Tensor) else type(v).__name__  # noqa: E731
+    misshaped = [
+        f"{k}: checkpoint {shape(sd[k])} vs model {shape(own[k])}"
+        for k in own
+        if k in sd and (not isinstance(sd[k], Tensor) or sd[k].shape != own[k].shape)
+    ]
+    if not (missing or unexpected or misshaped):
+        return None
+    lines = ["the checkpoint does not fit this MotionBERT model:"]
+    for title, keys in (("missing keys", missing), ("unexpected keys", unexpected), ("mis-shaped keys", misshaped)):
+        if keys:
+            lines.append(f"  {title} ({len(keys)}): " + ", ".join(keys))
+    w = sd.get("joints_embed.weight")
+    if isinstance(w, Tensor) and w.dim() == 2 and w.shape[0] != model.cfg.dim_feat:
+        lines.append(
+            f"  hint: the checkpoint has dim_feat={w.shape[0]} but the model {model.cfg.dim_feat}; "
+            "MotionBERTConfig.base() is the 512-wide MB_release model, MotionBERTConfig.lite() the 256-wide MB_lite one"
+        )
+    te = sd.get("temp_embed")
+    if isinstance(te, Tensor) and te.dim() == 4 and te.shape[1] != model.cfg.maxlen:
+        lines.append(f"  hint: the checkpoint has maxlen={te.shape[1]} (temp_embed rows); set MotionBERTConfig.maxlen to match")
+    return "\n".join(lines)
+
+
+def load_motionbert_checkpoint(
+    model: MotionBERT, path_or_dict: str | os.PathLike | Mapping, *, weights_only: bool = True
+) -> MotionBERT:
+    """Load official MotionBERT weights into `model` strictly; returns `model`.
+
+    Accepts a file path or an already loaded dict: official `latest_epoch.bin` / `best_epoch.bin`
+    / `epoch_N.bin` (dicts with 'model_pos'; or 'model' for action/mesh runs, whose `backbone.*`
+    part is taken and whose head keys are ignored with a warning), or a bare state_dict. The
+    `module.` prefix of DataParallel checkpoints is stripped. Files are read on the CPU with
+    torch.load(weights_only=True), numpy scalars allowed; `weights_only=False` unpickles anything
+    and is for trusted files only. Any missing, unexpected or mis-shaped key raises
+    `MotionBERTCheckpointError` listing all of them. Official weights are bidirectional; loading
+    them into a causal config is allowed (the keys are the same) and gives the causal variant.
+    """
+    if isinstance(path_or_dict, Mapping):
+        ckpt = path_or_dict
+    elif isinstance(path_or_dict, (str, os.PathLike)):
+        ckpt = _read_checkpoint_file(path_or_dict, weights_only)
+    else:
+        raise TypeError(f"path_or_dict must be a file path or a dict; got {type(path_or_dict).__name__}")
+    if not isinstance(ckpt, Mapping):
+        raise MotionBERTCheckpointError(f"expected the checkpoint to be a dict; got {type(ckpt).__name__}")
+    sd, ignored = _split_state_dict(ckpt)
+    report = _mismatch_report(model, sd)
+    if report is not None:
+        raise MotionBERTCheckpointError(report)
+    if ignored:
+        shown = ", ".join(ignored[:8]) + (", …" if len(ignored) > 8 else "")
+        warnings.warn(
+            f"load_motionbert_checkpoint: took the backbone.* weights; ignored {len(ignored)} other keys (the task head): {shown}",
+            stacklevel=2,
+        )
+    model.load_state_dict(sd, strict=True)
+    return model
+
+
+def export_motionbert_checkpoint(
+    model: MotionBERT,
+    path: str | os.PathLike,
+    *,
+    epoch: int = 0,
+    lr: float | None = None,
+    min_loss: float | None = None,
+) -> None:
+    """Write `model`'s weights as an official pretrain/pose3d checkpoint (like `latest_epoch.bin`).
+
+    The file is {'epoch', 'lr', 'optimizer': None, 'model_pos', 'min_loss'} with `module.`-prefixed
+    keys, the layout official `train.py` saves; its `--evaluate` / `--pretrained` paths,
+    `infer_wild.py` (which wrap the model in DataParallel first) and the action / mesh scripts read
+    'model_pos'. Official `--resume` also reads 'epoch' and 'lr' (it multiplies 'lr', so give it a
+    float then); 'optimizer': None makes it start a fresh optimizer. The official code has no causal
+    mask, so a causal model exported this way runs bidirectionally there.
+    """
+    weights = OrderedDict(("module." + k, v.detach().to("cpu", copy=True)) for k, v in model.state_dict().items())
+    torch.save({"epoch": int(epoch), "lr": lr, "optimizer": None, "model_pos": weights, "min_loss": min_loss}, path)
