@@ -190,3 +190,16 @@ def test_bad_construction_arguments():
         DSSM(4, 7)
     with pytest.raises(ValueError, match="dt_min"):
         DSSM(4, 8, dt_min=0.1, dt_max=0.01)
+
+
+def test_step_updates_state_in_place_only_without_grad():
+    torch.manual_seed(7)
+    ssm = DSSM(4, 8)
+    u = torch.randn(2, 4)
+    state = torch.randn(2, 4, 4, dtype=torch.complex64)
+    y_grad, new = ssm.step(u, state)  # grad enabled: functional
+    assert new is not state and not torch.equal(new, state)
+    with torch.no_grad():
+        y_inplace, same = ssm.step(u, state)
+    assert same is state and torch.equal(same, new.detach())
+    assert torch.equal(y_inplace, y_grad.detach())

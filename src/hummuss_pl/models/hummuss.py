@@ -212,7 +212,11 @@ class HumMUSS(nn.Module):
         return torch.tanh(self.to_rep(self.norm(h))), new_state
 
     def step(self, x: Tensor, state: HumMUSSState, rate: Rate = 1.0) -> tuple[Tensor, HumMUSSState]:
-        """One frame: x (B, J, 3) → 3D joints (B, J, 3), next state. Equals `forward` frame by frame."""
+        """One frame: x (B, J, 3) → 3D joints (B, J, 3), next state. Equals `forward` frame by frame.
+
+        Under `torch.no_grad()` / `torch.inference_mode()` the state tensors are updated in place
+        (the returned list holds the same tensors); clone them to keep a snapshot.
+        """
         rep, state = self.step_representation(x, state, rate)
         return self.head(rep), state
 

@@ -218,11 +218,18 @@ class DSSM(nn.Module):
 
         Ā and B̄ come from this step's own `rate` (a float, or a tensor broadcastable to u's
         leading dims): the new input is held over the elapsed interval, as in the convolution.
+
+        With grad disabled (streaming inference) the state is updated in place and returned: it is
+        tens of MB for a batch of streams and a fresh copy per step would triple the step's memory
+        traffic. With grad enabled a new tensor is returned and the input state is left untouched.
         """
         with torch.autocast(device_type=u.device.type, enabled=False):
             x = u.float()
             a_bar, b_bar, c = self.discretisation(rate)
-            state = a_bar * state + b_bar * x[..., None]  # (..., H, M)
+            if torch.is_grad_enabled():
+                state = a_bar * state + b_bar * x[..., None]  # (..., H, M)
+            else:
+                state = state.mul_(a_bar).addcmul_(b_bar, x[..., None])
             y = 2 * torch.einsum("...hm,hm->...h", state, c).real
             if self.D is not None:
                 y = y + x * self.D
