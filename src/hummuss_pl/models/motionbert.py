@@ -325,6 +325,12 @@ class MotionBERT(nn.Module):
         self._check_input(x, per_frame=True)
         if not 0 <= t < self.cfg.maxlen:
             raise ValueError(f"frame index t={t} is outside the temporal embedding [0, maxlen={self.cfg.maxlen})")
+        if len(cache) != 2 * self.cfg.depth or cache[0][0].shape[0] != x.shape[0]:
+            raise ValueError("cache does not fit this model and batch; make it with model.init_kv_cache(batch_size)")
+        return self._step(x, cache, t)
+
+    def _step(self, x: Tensor, cache: list[tuple[Tensor, Tensor]], t: int) -> Tensor:
+        """`step_representation` without the checks (the KV streamer has made them)."""
         h = self.joints_embed(x) + self.pos_embed[0] + self.temp_embed[0, t]  # (B, J, C)
         for i, (blk_st, blk_ts) in enumerate(zip(self.blocks_st, self.blocks_ts)):
             x_st = blk_st.step(h, *cache[2 * i], t)
@@ -360,13 +366,11 @@ class MotionBERT(nn.Module):
 
 
 # ---------------------------------------------------------------------------------- streaming
-def _check_stream_rate(rate: Rate) -> None:
+def _check_stream_input(model: MotionBERT, x: Tensor, rate: Rate, batch_size: int) -> None:
     if rate is not None:
         MotionBERT._check_rate(rate)
-
-
-def _check_stream_batch(x: Tensor, batch_size: int) -> None:
-    if isinstance(x, Tensor) and x.dim() >= 1 and x.shape[0] != batch_size:
+    model._check_input(x, per_frame=True)
+    if x.shape[0] != batch_size:
         raise ValueError(f"this streamer was made for batch_size={batch_size}; got x of shape {tuple(x.shape)}")
 
 
@@ -401,9 +405,7 @@ class MotionBERTWindowStreamer(Streamer):
 
     @torch.no_grad()
     def push(self, x: Tensor, rate: Rate = None) -> Tensor:
-        _check_stream_rate(rate)
-        self.model._check_input(x, per_frame=True)  # before writing: a (J, 3) frame would broadcast
-        _check_stream_batch(x, self.batch_size)
+        _check_stream_input(self.model, x, rate, self.batch_size)  # before writing: a (J, 3) frame would broadcast
         w, n = self.window, self.frames
         s = n % w
         self._buffer[:, s] = x
@@ -443,8 +445,7 @@ class MotionBERTKVStreamer(Streamer):
 
     @torch.no_grad()
     def push(self, x: Tensor, rate: Rate = None) -> Tensor:
-        _check_stream_rate(rate)
-        _check_stream_batch(x, self.batch_size)
+        _check_stream_input(self.model, x, rate, self.batch_size)
         maxlen = self.model.cfg.maxlen
         if self.frames >= maxlen:
             raise RuntimeError(
@@ -452,7 +453,7 @@ class MotionBERTKVStreamer(Streamer):
                 f"{self.frames + 1} has no position and sliding would invalidate every cached key/value. Call reset() to "
                 "start new streams, or use model.streamer(..., mode='window') for streams longer than maxlen."
             )
-        rep = self.model.step_representation(x, self._cache, self.frames)  # (B, J, dim_rep)
+        rep = self.model._step(x, self._cache, self.frames)  # (B, J, dim_rep)
         self.frames += 1
         return self.model.head(rep)  # (B, J, 3)
 
