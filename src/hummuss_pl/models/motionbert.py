@@ -380,8 +380,8 @@ class MotionBERTWindowStreamer(Streamer):
     Each push runs the causal model on the last W frames (all frames while fewer than W have been
     pushed) and returns the output of the newest one. Inside the window frames sit at positions
     0 … W−1 of `temp_embed`, so once the stream is longer than W the output at t equals
-    model(x[t−W+1 … t])[-1], not a function of the whole history. Cost per frame grows with W
-    (attention is quadratic in it) but not with the stream length.
+    model(x[t−W+1 … t])[-1], not a function of the whole history. Cost per frame grows with W (the
+    per-token layers linearly, temporal attention quadratically) but not with the stream length.
     """
 
     def __init__(self, model: MotionBERT, batch_size: int, window: int | None = None, device: torch.device | str | None = None) -> None:
