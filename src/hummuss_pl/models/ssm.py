@@ -31,6 +31,7 @@ from __future__ import annotations
 import math
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
+from contextlib import AbstractContextManager, nullcontext
 
 import torch
 from torch import Tensor, nn
@@ -45,6 +46,12 @@ _CACHE_SIZE = 16
 
 def _wide_dtype(device: torch.device) -> torch.dtype:
     return torch.float32 if device.type == "mps" else torch.float64
+
+
+def _float32_only(device_type: str) -> AbstractContextManager:
+    """Autocast off for the SSM. The context is only entered when autocast is on: entering it costs
+    more than a small op, and a streaming step runs through it 20 times per frame."""
+    return torch.autocast(device_type=device_type, enabled=False) if torch.is_autocast_enabled(device_type) else nullcontext()
 
 
 def causal_conv(u: Tensor, k: Tensor) -> Tensor:
@@ -149,7 +156,7 @@ class DSSM(nn.Module):
         if torch.is_grad_enabled():
             return compute()
         p = self.log_dt
-        key = (key, p.device, p.dtype, *(q._version for q in self.parameters()))
+        key = (key, p.device, p.dtype, *(q._version for q in self._parameters.values() if q is not None))
         if key not in self._cache:
             self._cache[key] = compute()
             if len(self._cache) > _CACHE_SIZE:
@@ -183,7 +190,7 @@ class DSSM(nn.Module):
     def forward(self, u: Tensor, rate: Rate = 1.0) -> Tensor:
         """u: (..., L, H) → y: (..., L, H), causal along L."""
         length = u.shape[-2]
-        with torch.autocast(device_type=u.device.type, enabled=False):
+        with _float32_only(u.device.type):
             x = u.float()
             rate_key = self._rate_key(rate)
             if rate_key is None:  # per-sample rates: one kernel per distinct rate, not cached
@@ -194,7 +201,7 @@ class DSSM(nn.Module):
             else:
                 y = causal_conv(x, self._cached(("kernel", length, rate_key), lambda: self.kernel(length, rate)))
             if self.D is not None:
-                y = y + x * self.D
+                y = torch.addcmul(y, x, self.D)
         return y.to(u.dtype)
 
     # ------------------------------------------------------------------ recurrent mode
@@ -204,11 +211,13 @@ class DSSM(nn.Module):
         return torch.zeros(*batch_shape, self.channels, self.modes, dtype=torch.complex64, device=device)
 
     def discretisation(self, rate: Rate = 1.0) -> tuple[Tensor, Tensor, Tensor]:
-        """(Ā, B̄, C) as complex64 for the recurrence; cached per float rate during inference."""
+        """(Ā, B̄, 2C) as complex64 for the recurrence; cached per float rate during inference.
+
+        2C rather than C: the readout is y = Re(Σ_m 2C_m x_m) + D u (conjugate pairs tied)."""
 
         def compute() -> tuple[Tensor, Tensor, Tensor]:
             _, a_bar, b_bar, c = self._discretise(rate, _wide_dtype(self.log_dt.device))
-            return a_bar.to(torch.complex64), b_bar.to(torch.complex64), c.to(torch.complex64)
+            return a_bar.to(torch.complex64), b_bar.to(torch.complex64), (2 * c).to(torch.complex64)
 
         key = self._rate_key(rate)
         return self._cached(("step", key), compute) if key is not None else compute()
@@ -223,16 +232,16 @@ class DSSM(nn.Module):
         tens of MB for a batch of streams and a fresh copy per step would triple the step's memory
         traffic. With grad enabled a new tensor is returned and the input state is left untouched.
         """
-        with torch.autocast(device_type=u.device.type, enabled=False):
+        with _float32_only(u.device.type):
             x = u.float()
-            a_bar, b_bar, c = self.discretisation(rate)
+            a_bar, b_bar, c2 = self.discretisation(rate)
             if torch.is_grad_enabled():
                 state = a_bar * state + b_bar * x[..., None]  # (..., H, M)
             else:
                 state = state.mul_(a_bar).addcmul_(b_bar, x[..., None])
-            y = 2 * torch.einsum("...hm,hm->...h", state, c).real
+            y = torch.einsum("...hm,hm->...h", state, c2).real
             if self.D is not None:
-                y = y + x * self.D
+                y = torch.addcmul(y, x, self.D)
         return y.to(u.dtype), state
 
 
