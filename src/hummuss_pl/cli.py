@@ -1,0 +1,151 @@
+"""`hummuss`: the LightningCLI entry point (fit / validate / test / predict).
+
+    hummuss fit --config experiments/quickstart.yaml
+    hummuss fit --config experiments/pretrain/hummuss_causal.yaml --data.init_args.data_root /data
+    hummuss fit --config experiments/quickstart.yaml --ckpt_path last        # resume the newest run
+    hummuss test --config experiments/finetune/pose3d_3dhp.yaml --ckpt_path checkpoints/.../best.ckpt
+
+Every run writes to `checkpoints/<experiment>/<version>/`: `last.ckpt`, the best checkpoint by the
+experiment's monitored metric, `config.yaml` (the resolved configuration) and, with the W&B logger,
+its offline/online run. `--experiment` names the run family (set in each experiment YAML);
+`--version` defaults to a new `version_N`, or to the newest existing one with `--ckpt_path last`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from pathlib import Path
+
+import yaml
+from lightning.pytorch import LightningDataModule, Trainer
+from lightning.pytorch.cli import LightningCLI, SaveConfigCallback
+from lightning.pytorch.loggers import WandbLogger
+from lightning.pytorch.utilities import rank_zero_info
+
+from hummuss_pl.tasks.base import BackboneTask
+
+CHECKPOINT_ROOT = Path("checkpoints")
+
+
+def run_dir(experiment: str, version: str | None, resume_last: bool) -> Path:
+    """checkpoints/<experiment>/<version>: a new version_N, or the newest one to resume from."""
+    if not re.fullmatch(r"[A-Za-z0-9_.\-/]+", experiment) or ".." in experiment:
+        raise ValueError(f"--experiment {experiment!r}: use letters, digits, '_', '-', '.', '/' only")
+    base = CHECKPOINT_ROOT / experiment
+    if version:
+        return base / version
+    numbers = sorted(int(m.group(1)) for p in base.glob("version_*") if (m := re.fullmatch(r"version_(\d+)", p.name)))
+    if resume_last:
+        if not numbers:
+            raise FileNotFoundError(f"--ckpt_path last: no earlier run of experiment {experiment!r} under {base}/")
+        return base / f"version_{numbers[-1]}"
+    return base / f"version_{numbers[-1] + 1 if numbers else 0}"
+
+
+def check_world_size(trainer: Trainer) -> None:
+    """Refuses launcher/trainer mismatches that would train silent, unsynchronised copies.
+
+    torchrun and srun start WORLD_SIZE (SLURM_NTASKS) processes; Lightning must then be configured
+    with exactly that many devices × nodes and a distributed strategy.
+    """
+    launched = os.environ.get("WORLD_SIZE") or (os.environ.get("SLURM_NTASKS") if "SLURM_JOB_ID" in os.environ and "SLURM_STEP_ID" in os.environ else None)
+    if launched is None:
+        return  # Lightning starts the other processes itself
+    if int(launched) != trainer.world_size:
+        raise RuntimeError(
+            f"the launcher started {launched} processes but the Trainer is configured for {trainer.world_size} "
+            f"(devices × num_nodes = {trainer.num_devices} × {trainer.num_nodes}). Each process would train its own "
+            "copy. Pass --trainer.devices <processes per node> --trainer.num_nodes <nodes> --trainer.strategy ddp, "
+            "or start a single process and let Lightning launch the rest."
+        )
+
+
+class SaveConfigToRun(SaveConfigCallback):
+    """Writes the resolved config to the run directory and logs it to the experiment logger."""
+
+    def save_config(self, trainer: Trainer, pl_module, stage: str) -> None:
+        text = self.parser.dump(self.config, skip_none=False)
+        directory = getattr(self, "run_dir", None)
+        if directory is not None:
+            directory.mkdir(parents=True, exist_ok=True)
+            (directory / f"config-{stage}.yaml").write_text(text)
+        for logger in trainer.loggers:
+            logger.log_hyperparams({"cli_config": text, "cli": yaml.safe_load(text)})
+
+
+class HummussCLI(LightningCLI):
+    def __init__(self, args=None, run: bool = True) -> None:
+        super().__init__(
+            model_class=BackboneTask,
+            datamodule_class=LightningDataModule,
+            subclass_mode_model=True,
+            subclass_mode_data=True,
+            save_config_callback=SaveConfigToRun,
+            save_config_kwargs={"save_to_log_dir": False},
+            parser_kwargs={"default_env": False},
+            args=args,
+            run=run,
+        )
+
+    def add_arguments_to_parser(self, parser) -> None:
+        parser.add_argument("--experiment", type=str, default="default", help="run family: checkpoints/<experiment>/<version>/")
+        parser.add_argument("--version", type=str | None, default=None, help="run name; default: a new version_N (the newest with --ckpt_path last)")
+
+    def before_instantiate_classes(self) -> None:
+        config = self.config[self.subcommand] if self.subcommand else self.config
+        resume_last = self.subcommand == "fit" and config.get("ckpt_path") == "last"
+        self.run_dir = run_dir(config.experiment, config.version, resume_last)
+        trainer = config.trainer
+        if trainer.get("default_root_dir") in (None, os.getcwd()):
+            trainer.default_root_dir = str(self.run_dir)
+        for callback in trainer.get("callbacks") or []:
+            if str(callback.get("class_path", "")).endswith("ModelCheckpoint") and callback.init_args.get("dirpath") is None:
+                callback.init_args.dirpath = str(self.run_dir)
+        logger = trainer.get("logger")
+        for entry in logger if isinstance(logger, list) else [logger]:
+            if hasattr(entry, "get") and str(entry.get("class_path", "")).endswith("WandbLogger"):
+                args = entry.init_args
+                args.save_dir = args.get("save_dir") or str(self.run_dir)
+                args.name = args.get("name") or f"{config.experiment}/{self.run_dir.name}"
+                args.group = args.get("group") or config.experiment
+
+    def instantiate_trainer(self, **kwargs) -> Trainer:
+        trainer = super().instantiate_trainer(**kwargs)
+        check_world_size(trainer)
+        for callback in trainer.callbacks:
+            if isinstance(callback, SaveConfigToRun):
+                callback.run_dir = self.run_dir
+        return trainer
+
+    def _summary(self, what: str) -> None:
+        if not self.trainer.is_global_zero:
+            return
+        lines = [f"{what} finished. Run directory: {self.run_dir}/"]
+        ckpt = self.trainer.checkpoint_callback
+        if ckpt is not None and ckpt.best_model_path:
+            score = f" ({ckpt.monitor} = {float(ckpt.best_model_score):.3f})" if ckpt.best_model_score is not None else ""
+            lines.append(f"  best checkpoint: {ckpt.best_model_path}{score}")
+        if ckpt is not None and ckpt.last_model_path:
+            lines.append(f"  last checkpoint: {ckpt.last_model_path}  (resume: add --ckpt_path last)")
+        for logger in self.trainer.loggers:
+            if isinstance(logger, WandbLogger) and logger.experiment is not None and hasattr(logger.experiment, "dir"):
+                mode = os.environ.get("WANDB_MODE", "online")
+                hint = "  (upload later with `wandb sync <dir>`)" if mode == "offline" else ""
+                lines.append(f"  W&B run ({mode}): {Path(logger.experiment.dir).parent}{hint}")
+        rank_zero_info("\n".join(lines))
+
+    def after_fit(self) -> None:
+        self._summary("Training")
+
+    def after_test(self) -> None:
+        self._summary("Test")
+
+
+def main(args: list[str] | None = None) -> None:
+    HummussCLI(args=args)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,1 @@
+"""LightningModules: one per task, thin shells around the backbones and heads."""

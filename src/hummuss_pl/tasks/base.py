@@ -1,0 +1,149 @@
+"""What every task shares: build the backbone from its config, load pretrained weights, optimise.
+
+Tasks are thin LightningModules. Each receives a backbone *config* (HumMUSS or MotionBERT,
+bidirectional or causal), builds the backbone itself and calls `backbone.representation(x)` or
+`backbone(x)`; heads are separate modules. `load_from_checkpoint` rebuilds everything from the
+saved hyper-parameters (the configs are frozen dataclasses, allowed in `torch.load(weights_only=True)`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+import lightning as L
+import torch
+from lightning.pytorch.utilities import rank_zero_info
+from torch import nn
+
+from hummuss_pl.models import HumMUSS, HumMUSSConfig, MotionBERT, MotionBERTConfig, load_motionbert_checkpoint, param_groups
+
+BackboneConfig = HumMUSSConfig | MotionBERTConfig
+
+
+def allow_in_checkpoints(*classes: type) -> None:
+    """Lets `torch.load(weights_only=True)` (Lightning's default) rebuild these config classes."""
+    torch.serialization.add_safe_globals(list(classes))
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    """AdamW with a per-epoch learning-rate decay, as MotionBERT's recipes.
+
+    lr: learning rate of the task heads (and of the backbone unless lr_backbone is set).
+    lr_backbone: the backbone's learning rate when it differs (fine-tuning: e.g. 5e-5 vs 5e-4).
+    lr_decay: multiplies every group's lr after each epoch (ExponentialLR).
+    The SSM's Λ and log Δ get no weight decay and lr ≤ their cap (`models.param_groups`).
+    """
+
+    lr: float = 3e-4
+    lr_backbone: float | None = None
+    weight_decay: float = 0.01
+    lr_decay: float = 0.99
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is not None and value < 0:
+                raise ValueError(f"OptimConfig.{f.name} must be >= 0; got {value}")
+
+
+allow_in_checkpoints(HumMUSSConfig, MotionBERTConfig, OptimConfig)
+
+
+def build_backbone(cfg: BackboneConfig) -> nn.Module:
+    if isinstance(cfg, HumMUSSConfig):
+        return HumMUSS(cfg)
+    if isinstance(cfg, MotionBERTConfig):
+        return MotionBERT(cfg)
+    raise TypeError(f"backbone must be a HumMUSSConfig or MotionBERTConfig; got {type(cfg).__name__}")
+
+
+class PretrainedWeightsError(ValueError):
+    """A pretrained file does not fit the configured backbone."""
+
+
+def load_backbone_weights(backbone: nn.Module, path: str | Path) -> str:
+    """Loads backbone weights strictly from one of our Lightning checkpoints (`*.ckpt`, keys
+    `backbone.*`) or an official MotionBERT file (`*.bin`). Returns a one-line description."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"pretrained weights not found: {path} (give a .ckpt written by `hummuss fit` or an official MotionBERT .bin)")
+    if isinstance(backbone, MotionBERT) and path.suffix != ".ckpt":
+        load_motionbert_checkpoint(backbone, path)
+        return f"official MotionBERT weights from {path}"
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
+        raise PretrainedWeightsError(f"{path} is not a Lightning checkpoint (no 'state_dict'); official MotionBERT files only fit a MotionBERT backbone")
+    saved_cfg = ckpt.get("hyper_parameters", {}).get("backbone")
+    own_cfg = getattr(backbone, "cfg", None)
+    if saved_cfg is not None and own_cfg is not None and saved_cfg != own_cfg:
+        if type(saved_cfg) is not type(own_cfg):
+            raise PretrainedWeightsError(f"{path} holds a {type(saved_cfg).__name__} backbone but the task builds a {type(own_cfg).__name__}")
+        diff = {f.name: (getattr(saved_cfg, f.name), getattr(own_cfg, f.name)) for f in fields(own_cfg) if getattr(saved_cfg, f.name) != getattr(own_cfg, f.name)}
+        shape_free = {"dt_min", "dt_max", "ssm_lr"}  # initialisation / optimiser only
+        if set(diff) - shape_free:
+            raise PretrainedWeightsError(f"{path}: backbone config differs from the task's (field: checkpoint vs task): {diff}")
+    state = {k[len("backbone.") :]: v for k, v in ckpt["state_dict"].items() if k.startswith("backbone.")}
+    if not state:
+        raise PretrainedWeightsError(f"{path} has no 'backbone.*' weights")
+    _load_strict(backbone, state, str(path))
+    return f"backbone weights from {path} (epoch {ckpt.get('epoch', '?')})"
+
+
+def _load_strict(module: nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
+    own = module.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    shapes = sorted(f"{k}: file {tuple(state[k].shape)} vs model {tuple(own[k].shape)}" for k in set(own) & set(state) if own[k].shape != state[k].shape)
+    if missing or unexpected or shapes:
+        raise PretrainedWeightsError(f"cannot load {source} strictly: missing keys {missing}; unexpected keys {unexpected}; mis-shaped {shapes}")
+    module.load_state_dict(state, strict=True)
+
+
+class BackboneTask(L.LightningModule):
+    """Base of all tasks: `self.backbone` built from its config, optional pretrained weights,
+    AdamW with parameter groups for backbone and heads, per-epoch lr decay.
+
+    Subclasses implement `_step(batch, split) -> loss` (one shared step for train/val/test) and
+    list their heads in `head_modules()`.
+    """
+
+    def __init__(self, backbone: BackboneConfig, optim: OptimConfig, pretrained: str | None = None) -> None:
+        super().__init__()
+        self.backbone = build_backbone(backbone)
+        self.optim_cfg = optim
+        self.pretrained = pretrained
+        self._pretrained_loaded = False
+
+    def head_modules(self) -> list[nn.Module]:
+        return []
+
+    def setup(self, stage: str) -> None:
+        # Loaded here, not in __init__: on resume the checkpoint's weights are restored after setup
+        # and win, and load_from_checkpoint (no setup) never needs the pretrained file.
+        if stage == "fit" and self.pretrained and not self._pretrained_loaded:
+            rank_zero_info(f"Loaded {load_backbone_weights(self.backbone, self.pretrained)}")
+            self._pretrained_loaded = True
+
+    def configure_optimizers(self):
+        cfg = self.optim_cfg
+        lr_backbone = cfg.lr if cfg.lr_backbone is None else cfg.lr_backbone
+        groups = [dict(g, name=f"backbone/{g['name']}") for g in param_groups(self.backbone, lr_backbone, cfg.weight_decay)]
+        heads = nn.ModuleList(self.head_modules())
+        groups += [dict(g, name=f"head/{g['name']}") for g in param_groups(heads, cfg.lr, cfg.weight_decay)]
+        optimizer = torch.optim.AdamW(groups)
+        scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=cfg.lr_decay)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}
+
+    def _step(self, batch: dict, split: str) -> torch.Tensor:
+        raise NotImplementedError
+
+    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        return self._step(batch, "train")
+
+    def validation_step(self, batch: dict, batch_idx: int) -> None:
+        self._step(batch, "val")
+
+    def test_step(self, batch: dict, batch_idx: int) -> None:
+        self._step(batch, "test")
