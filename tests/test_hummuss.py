@@ -78,8 +78,8 @@ def test_paper_presets_match_supplementary_hyperparameters():
         layer = model.layers[0]
         assert type(layer.temporal_1).__name__ == ("UniGDSSM" if causal else "BiGDSSM")
         assert type(layer.spatial_1).__name__ == "BiGDSSM"
-        assert layer.temporal_1.ssm_f.channels == 128 and layer.spatial_1.ssm_f.channels == 256
-        assert layer.temporal_1.ssm_f.modes == 64
+        assert layer.temporal_1.ssm.channels == (128 if causal else 2 * 128) and layer.spatial_1.ssm.channels == 2 * 256
+        assert layer.temporal_1.ssm.modes == 64
 
 
 def test_models_package_does_not_import_lightning():

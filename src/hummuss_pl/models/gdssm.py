@@ -66,6 +66,11 @@ class BiGDSSM(nn.Module):
         x_b  = flip(DSSM_b(flip(σ(x_N W_b1))) W_b2) D → D/k → D
         x_cb = σ((x_f ⊙ x_b) W_cb)                   D → nD
         out  = x + (x_cb ⊙ x_id) W_out               nD → D
+
+    Layout: W_id, W_f1, W_b1 act on the same x_N, so they are one projection `w_in` (columns
+    [x_id | f | b]) followed by one GELU (flipping commutes with a per-token map). DSSM_f and
+    DSSM_b are one `DSSM` with 2·D/k independent channels: [0, D/k) run forward in time, [D/k, 2D/k)
+    on the flipped sequence. Same function and parameter count as separate layers, fewer kernels.
     """
 
     def __init__(
@@ -79,10 +84,11 @@ class BiGDSSM(nn.Module):
     ) -> None:
         super().__init__()
         wide, narrow = _width(dim, expand, "expand"), _width(dim, 1 / reduce, "reduce")
+        self.split = (wide, narrow, narrow)
         self.norm = nn.LayerNorm(dim)
-        self.w_id = nn.Linear(dim, wide)
-        self.w_f1, self.ssm_f, self.w_f2 = nn.Linear(dim, narrow), DSSM(narrow, state_size, **ssm_kwargs), nn.Linear(narrow, dim)
-        self.w_b1, self.ssm_b, self.w_b2 = nn.Linear(dim, narrow), DSSM(narrow, state_size, **ssm_kwargs), nn.Linear(narrow, dim)
+        self.w_in = nn.Linear(dim, wide + 2 * narrow)  # [W_id | W_f1 | W_b1]
+        self.ssm = DSSM(2 * narrow, state_size, **ssm_kwargs)  # [forward | backward] channels
+        self.w_f2, self.w_b2 = nn.Linear(narrow, dim), nn.Linear(narrow, dim)
         self.mix_fb = Aggregate(dim, aggregation)
         self.w_cb = nn.Linear(dim, wide)
         self.mix_out = Aggregate(wide, aggregation)
@@ -90,11 +96,10 @@ class BiGDSSM(nn.Module):
 
     def forward(self, x: Tensor, rate: Rate = 1.0) -> Tensor:
         """x: (..., L, D) → (..., L, D)."""
-        xn = self.norm(x)
-        x_id = F.gelu(self.w_id(xn))
-        x_f = self.w_f2(self.ssm_f(F.gelu(self.w_f1(xn)), rate))
-        x_b = self.w_b2(self.ssm_b(F.gelu(self.w_b1(xn)).flip(-2), rate).flip(-2))
-        x_cb = F.gelu(self.w_cb(self.mix_fb(x_f, x_b)))
+        x_id, f, b = F.gelu(self.w_in(self.norm(x))).split(self.split, dim=-1)
+        s = self.ssm(torch.cat([f, b.flip(-2)], dim=-1), rate)  # (..., L, 2·D/k)
+        s_f, s_b = s.chunk(2, dim=-1)
+        x_cb = F.gelu(self.w_cb(self.mix_fb(self.w_f2(s_f), self.w_b2(s_b.flip(-2)))))
         return x + self.w_out(self.mix_out(x_cb, x_id))
 
 
@@ -104,6 +109,8 @@ class UniGDSSM(nn.Module):
         x_id = σ(LN(x) W_id)                        D → nD
         x_f  = DSSM_f(σ(x_N W_f1)) W_f2             D → D/k → nD
         out  = x + (x_f ⊙ x_id) W_out               nD → D
+
+    W_id and W_f1 are one projection `w_in` (columns [x_id | f]) followed by one GELU.
     """
 
     def __init__(
@@ -117,25 +124,31 @@ class UniGDSSM(nn.Module):
     ) -> None:
         super().__init__()
         wide, narrow = _width(dim, expand, "expand"), _width(dim, 1 / reduce, "reduce")
+        self.split = (wide, narrow)
         self.norm = nn.LayerNorm(dim)
-        self.w_id = nn.Linear(dim, wide)
-        self.w_f1, self.ssm_f, self.w_f2 = nn.Linear(dim, narrow), DSSM(narrow, state_size, **ssm_kwargs), nn.Linear(narrow, wide)
+        self.w_in = nn.Linear(dim, wide + narrow)  # [W_id | W_f1]
+        self.ssm = DSSM(narrow, state_size, **ssm_kwargs)
+        self.w_f2 = nn.Linear(narrow, wide)
         self.mix_out = Aggregate(wide, aggregation)
         self.w_out = nn.Linear(wide, dim)
 
-    def _finish(self, x: Tensor, xn: Tensor, s: Tensor) -> Tensor:
-        return x + self.w_out(self.mix_out(self.w_f2(s), F.gelu(self.w_id(xn))))
+    def _paths(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        x_id, f = F.gelu(self.w_in(self.norm(x))).split(self.split, dim=-1)
+        return x_id, f
+
+    def _finish(self, x: Tensor, x_id: Tensor, s: Tensor) -> Tensor:
+        return x + self.w_out(self.mix_out(self.w_f2(s), x_id))
 
     def forward(self, x: Tensor, rate: Rate = 1.0) -> Tensor:
         """x: (..., L, D) → (..., L, D), causal along L."""
-        xn = self.norm(x)
-        return self._finish(x, xn, self.ssm_f(F.gelu(self.w_f1(xn)), rate))
+        x_id, f = self._paths(x)
+        return self._finish(x, x_id, self.ssm(f, rate))
 
     def init_state(self, *batch_shape: int, device: torch.device | str | None = None) -> Tensor:
-        return self.ssm_f.init_state(*batch_shape, device=device)
+        return self.ssm.init_state(*batch_shape, device=device)
 
     def step(self, x: Tensor, state: Tensor, rate: Rate = 1.0) -> tuple[Tensor, Tensor]:
         """One sequence position: x (..., D), state (..., H, M) → (..., D), next state."""
-        xn = self.norm(x)
-        s, state = self.ssm_f.step(F.gelu(self.w_f1(xn)), state, rate)
-        return self._finish(x, xn, s), state
+        x_id, f = self._paths(x)
+        s, state = self.ssm.step(f, state, rate)
+        return self._finish(x, x_id, s), state
