@@ -6,7 +6,8 @@
         the official files), f (13776, 3), bs_style / bs_type strings. With chumpy=True, v_template,
         shapedirs and J (24, 3) are pickled as objects of class `chumpy.ch.Ch` (state dict with the
         array under "x", like a terminal chumpy Ch), the way the official files store them; the fake
-        `chumpy` modules exist in sys.modules only while the pickle is written.
+        `chumpy` modules exist in sys.modules only while the pickle is written. chumpy_expression="key"
+        stores that key as a `chumpy.ch_ops.add` expression instead (to test the loader's error).
     write_h36m_regressor(path)            a random non-negative (17, 6890) regressor, rows summing to 1.
     write_mean_params(path)               smpl_mean_params.npz: pose (144,) 6D of random rotations
         (first two columns of each rotation matrix, row-major), shape (10,).
@@ -60,8 +61,9 @@ def smpl_arrays(seed: int = 0) -> dict:
     }
 
 
-def _write_chumpy_flavoured(path: Path, data: dict, chumpy_keys: tuple[str, ...]) -> None:
-    """Pickles `data` with `chumpy_keys` wrapped in a class named chumpy.ch.Ch (faked for the write only)."""
+def _write_chumpy_flavoured(path: Path, data: dict, chumpy_keys: tuple[str, ...], expression_key: str | None) -> None:
+    """Pickles `data` with `chumpy_keys` wrapped in a class named chumpy.ch.Ch, and `expression_key`
+    (if any) as a chumpy.ch_ops.add expression (no stored value); the modules are faked for the write only."""
 
     class Ch:  # pickled by reference as chumpy.ch.Ch, with its __dict__ as state
         def __init__(self, x: np.ndarray) -> None:
@@ -72,13 +74,22 @@ def _write_chumpy_flavoured(path: Path, data: dict, chumpy_keys: tuple[str, ...]
             self._make_dense = False
             self._make_sparse = False
 
+    class add:  # noqa: N801 - chumpy's own class name
+        def __init__(self, a: Ch, b: Ch) -> None:
+            self.a, self.b, self._dirty_vars = a, b, set()
+
     Ch.__module__, Ch.__qualname__ = "chumpy.ch", "Ch"
-    saved = {name: sys.modules.get(name) for name in ("chumpy", "chumpy.ch")}
-    package, module = types.ModuleType("chumpy"), types.ModuleType("chumpy.ch")
-    module.Ch, package.ch = Ch, module
-    sys.modules["chumpy"], sys.modules["chumpy.ch"] = package, module
+    add.__module__, add.__qualname__ = "chumpy.ch_ops", "add"
+    names = ("chumpy", "chumpy.ch", "chumpy.ch_ops")
+    saved = {name: sys.modules.get(name) for name in names}
+    package, module, ops = (types.ModuleType(name) for name in names)
+    module.Ch, ops.add, package.ch, package.ch_ops = Ch, add, module, ops
+    sys.modules.update(zip(names, (package, module, ops)))
     try:
         wrapped = {k: Ch(v) if k in chumpy_keys else v for k, v in data.items()}
+        if expression_key is not None:
+            value = np.asarray(data[expression_key])
+            wrapped[expression_key] = add(Ch(value), Ch(np.zeros_like(value)))
         with open(path, "wb") as fh:
             pickle.dump(wrapped, fh, protocol=2)
     finally:
@@ -89,12 +100,13 @@ def _write_chumpy_flavoured(path: Path, data: dict, chumpy_keys: tuple[str, ...]
                 sys.modules[name] = mod
 
 
-def write_smpl_model(path: str | Path, chumpy: bool = False, seed: int = 0) -> Path:
+def write_smpl_model(path: str | Path, chumpy: bool = False, seed: int = 0, chumpy_expression: str | None = None) -> Path:
+    """chumpy_expression: store that key as a chumpy expression object (unreadable without chumpy)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     data = smpl_arrays(seed)
-    if chumpy:
-        _write_chumpy_flavoured(path, data, ("v_template", "shapedirs", "J"))
+    if chumpy or chumpy_expression:
+        _write_chumpy_flavoured(path, data, ("v_template", "shapedirs", "J"), chumpy_expression)
     else:
         with open(path, "wb") as fh:
             pickle.dump(data, fh, protocol=4)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import roma
 import torch
-from smpl_fixture import smpl_arrays, write_smpl_files
+from smpl_fixture import smpl_arrays, write_smpl_files, write_smpl_model
 from scipy.spatial.transform import Rotation
 
 from hummuss_pl.models.heads import (
@@ -263,6 +263,12 @@ def test_chumpy_flavoured_file_loads_without_chumpy(tmp_path, smpl_files, smpl):
     other = SMPL(files["model"], smpl_files["regressor"])
     aa, betas = 0.4 * torch.randn(2, 72), torch.randn(2, 10)
     assert torch.equal(other(aa, betas).vertices, smpl(aa, betas).vertices)
+
+
+def test_chumpy_expression_entry_gives_clear_error(tmp_path):
+    path = write_smpl_model(tmp_path / "expr.pkl", chumpy_expression="posedirs")
+    with pytest.raises(SMPLModelFileError, match=r"(?s)'posedirs'.*chumpy\.ch_ops\.add.*clean_ch\.py"):
+        load_smpl_model_file(path)
 
 
 def test_missing_files_give_clear_errors(tmp_path, smpl_files):
