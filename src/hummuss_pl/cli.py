@@ -19,6 +19,8 @@ import sys
 from pathlib import Path
 
 import yaml
+from jsonargparse import Namespace
+from jsonargparse.typing import import_object
 from lightning.pytorch import LightningDataModule, Trainer
 from lightning.pytorch.cli import LightningCLI, SaveConfigCallback
 from lightning.pytorch.loggers import WandbLogger
@@ -27,6 +29,7 @@ from lightning.pytorch.utilities import rank_zero_info
 from hummuss_pl.tasks.base import BackboneTask
 
 CHECKPOINT_ROOT = Path("checkpoints")
+DEFAULTS = Path(__file__).parent / "configs" / "defaults.yaml"
 
 
 def run_dir(experiment: str, version: str | None, resume_last: bool) -> Path:
@@ -70,7 +73,7 @@ class SaveConfigToRun(SaveConfigCallback):
         directory = getattr(self, "run_dir", None)
         if directory is not None:
             directory.mkdir(parents=True, exist_ok=True)
-            (directory / f"config-{stage}.yaml").write_text(text)
+            (directory / f"config-{getattr(stage, 'value', stage)}.yaml").write_text(text)
         for logger in trainer.loggers:
             logger.log_hyperparams({"cli_config": text, "cli": yaml.safe_load(text)})
 
@@ -84,7 +87,7 @@ class HummussCLI(LightningCLI):
             subclass_mode_data=True,
             save_config_callback=SaveConfigToRun,
             save_config_kwargs={"save_to_log_dir": False},
-            parser_kwargs={"default_env": False},
+            parser_kwargs={cmd: {"default_env": False, "default_config_files": [str(DEFAULTS)]} for cmd in ("fit", "validate", "test", "predict")},
             args=args,
             run=run,
         )
@@ -97,19 +100,43 @@ class HummussCLI(LightningCLI):
         config = self.config[self.subcommand] if self.subcommand else self.config
         resume_last = self.subcommand == "fit" and config.get("ckpt_path") == "last"
         self.run_dir = run_dir(config.experiment, config.version, resume_last)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
         trainer = config.trainer
         if trainer.get("default_root_dir") in (None, os.getcwd()):
             trainer.default_root_dir = str(self.run_dir)
-        for callback in trainer.get("callbacks") or []:
-            if str(callback.get("class_path", "")).endswith("ModelCheckpoint") and callback.init_args.get("dirpath") is None:
+        callbacks = trainer.get("callbacks") or []
+        checkpoints = [c for c in callbacks if str(c.get("class_path", "")).endswith("ModelCheckpoint")]
+        for callback in checkpoints:
+            if callback.init_args.get("dirpath") is None:
                 callback.init_args.dirpath = str(self.run_dir)
+        if not checkpoints and trainer.get("enable_checkpointing", True) is not False:
+            trainer.callbacks = [*callbacks, self._checkpoint_config(config)]
         logger = trainer.get("logger")
         for entry in logger if isinstance(logger, list) else [logger]:
             if hasattr(entry, "get") and str(entry.get("class_path", "")).endswith("WandbLogger"):
                 args = entry.init_args
-                args.save_dir = args.get("save_dir") or str(self.run_dir)
+                if args.get("save_dir") in (None, "", "."):  # "." is WandbLogger's default
+                    args.save_dir = str(self.run_dir)
                 args.name = args.get("name") or f"{config.experiment}/{self.run_dir.name}"
                 args.group = args.get("group") or config.experiment
+
+    def _checkpoint_config(self, config) -> Namespace:
+        """last.ckpt plus the best checkpoint by the task's `monitor` (metric, mode)."""
+        task_cls = import_object(config.model.class_path) if config.get("model") else BackboneTask
+        metric, mode = getattr(task_cls, "monitor", BackboneTask.monitor)
+        short = metric.split("/")[-1]
+        return Namespace(
+            class_path="lightning.pytorch.callbacks.ModelCheckpoint",
+            init_args=Namespace(
+                dirpath=str(self.run_dir),
+                filename=f"best-epoch{{epoch:03d}}-{short}{{{metric}:.3f}}",
+                auto_insert_metric_name=False,
+                monitor=metric,
+                mode=mode,
+                save_last=True,
+                save_top_k=1,
+            ),
+        )
 
     def instantiate_trainer(self, **kwargs) -> Trainer:
         trainer = super().instantiate_trainer(**kwargs)

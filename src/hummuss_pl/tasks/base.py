@@ -51,6 +51,32 @@ class OptimConfig:
 allow_in_checkpoints(HumMUSSConfig, MotionBERTConfig, OptimConfig)
 
 
+# Named backbones, so configs and sweeps can say `backbone: motionbert-lite-causal`.
+BACKBONE_PRESETS: dict[str, BackboneConfig] = {
+    "hummuss-causal": HumMUSSConfig.paper(causal=True),
+    "hummuss-bidirectional": HumMUSSConfig.paper(causal=False),
+    "hummuss-small-causal": HumMUSSConfig.small(causal=True),
+    "hummuss-small-bidirectional": HumMUSSConfig.small(causal=False),
+    "hummuss-tiny-causal": HumMUSSConfig.tiny(causal=True),
+    "hummuss-tiny-bidirectional": HumMUSSConfig.tiny(causal=False),
+    "motionbert-lite-causal": MotionBERTConfig.lite(causal=True),
+    "motionbert-lite": MotionBERTConfig.lite(causal=False),
+    "motionbert-base-causal": MotionBERTConfig.base(causal=True),
+    "motionbert-base": MotionBERTConfig.base(causal=False),
+    "motionbert-tiny-causal": MotionBERTConfig.tiny(causal=True),
+    "motionbert-tiny": MotionBERTConfig.tiny(causal=False),
+}
+
+
+def resolve_backbone(backbone: BackboneConfig | str) -> BackboneConfig:
+    """A config, or the name of a preset in `BACKBONE_PRESETS`."""
+    if isinstance(backbone, str):
+        if backbone not in BACKBONE_PRESETS:
+            raise ValueError(f"unknown backbone preset {backbone!r}; choose one of {sorted(BACKBONE_PRESETS)} or give a HumMUSSConfig / MotionBERTConfig")
+        return BACKBONE_PRESETS[backbone]
+    return backbone
+
+
 def build_backbone(cfg: BackboneConfig) -> nn.Module:
     if isinstance(cfg, HumMUSSConfig):
         return HumMUSS(cfg)
@@ -105,16 +131,24 @@ class BackboneTask(L.LightningModule):
     """Base of all tasks: `self.backbone` built from its config, optional pretrained weights,
     AdamW with parameter groups for backbone and heads, per-epoch lr decay.
 
-    Subclasses implement `_step(batch, split) -> loss` (one shared step for train/val/test) and
-    list their heads in `head_modules()`.
+    Subclasses call `self.save_hyperparameters()` right after `super().__init__(...)`, implement `_step(batch, split) -> loss` (one shared step for train/val/test), list their
+    heads in `head_modules()`, and set `monitor` (the metric the best checkpoint is chosen by).
     """
 
-    def __init__(self, backbone: BackboneConfig, optim: OptimConfig, pretrained: str | None = None) -> None:
+    monitor: tuple[str, str] = ("val/loss", "min")  # metric and mode the best checkpoint is chosen by
+
+    def __init__(self, backbone: BackboneConfig | str, optim: OptimConfig, pretrained: str | None = None) -> None:
         super().__init__()
-        self.backbone = build_backbone(backbone)
+        self.backbone_cfg = resolve_backbone(backbone)
+        self.backbone = build_backbone(self.backbone_cfg)
         self.optim_cfg = optim
         self.pretrained = pretrained
         self._pretrained_loaded = False
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        # Preset names may change meaning in later versions: checkpoints keep the resolved config.
+        if "backbone" in checkpoint.get("hyper_parameters", {}):
+            checkpoint["hyper_parameters"]["backbone"] = self.backbone_cfg
 
     def head_modules(self) -> list[nn.Module]:
         return []

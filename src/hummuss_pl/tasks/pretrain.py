@@ -1,0 +1,90 @@
+"""Pretraining: lift corrupted 2D motion to 3D (SPEC §6, paper §4.4).
+
+Per sample: 3D-labelled clips train L_3D (root-relative 3D) and 2D-only clips train L_2D
+(confidence-weighted error of the orthographic projection, root-relative). Which sources are in
+play is the data module's curriculum; the loss follows each sample's HAS_3D flag. Validation
+reports MPJPE (mm, root-relative) on held-out 3D clips.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from hummuss_pl.data import schema
+from hummuss_pl.losses import PoseLossConfig, loss_2d, loss_3d
+from hummuss_pl.metrics import MPJPE, root_relative
+from hummuss_pl.models import HumMUSS
+
+from .base import BackboneConfig, BackboneTask, OptimConfig, allow_in_checkpoints
+
+CLEAN_INPUT = "clean_input"  # the 2D input before corruption (added by the data module)
+
+allow_in_checkpoints(PoseLossConfig)
+
+
+class PretrainTask(BackboneTask):
+    """2D-to-3D lifting with the backbone's own linear head.
+
+    Args:
+        backbone: a HumMUSSConfig / MotionBERTConfig or a preset name (see `BACKBONE_PRESETS`).
+        optim: optimiser settings (paper: lr 3e-4 for HumMUSS, MotionBERT's recipe otherwise).
+        loss: L_3D / L_2D form ("paper": squared errors + λ·velocity; "motionbert": MPJPE +
+            0.5·N-MPJPE + 20·velocity).
+        loss_2d_weight: weight of L_2D relative to L_3D.
+        reference_fps: if set, every clip runs at rate = reference_fps / its own fps, so the SSMs'
+            Δ is in seconds whatever the source's frame rate (HumMUSS only). None: rate 1 for all
+            clips, as the paper and MotionBERT do.
+        pretrained: weights to start from (a .ckpt of ours, or an official MotionBERT .bin).
+    """
+
+    monitor = ("val/mpjpe", "min")
+
+    def __init__(
+        self,
+        backbone: BackboneConfig | str = "hummuss-causal",
+        optim: OptimConfig = OptimConfig(lr=3e-4),
+        loss: PoseLossConfig = PoseLossConfig(),
+        loss_2d_weight: float = 1.0,
+        reference_fps: float | None = None,
+        pretrained: str | None = None,
+    ) -> None:
+        super().__init__(backbone, optim, pretrained)
+        self.save_hyperparameters()
+        if reference_fps is not None and not isinstance(self.backbone, HumMUSS):
+            raise ValueError("reference_fps needs a HumMUSS backbone: MotionBERT has no frame-rate parameter")
+        if loss_2d_weight < 0:
+            raise ValueError(f"loss_2d_weight must be >= 0; got {loss_2d_weight}")
+        self.loss_cfg, self.loss_2d_weight, self.reference_fps = loss, loss_2d_weight, reference_fps
+        self.mpjpe = torch.nn.ModuleDict({split: MPJPE() for split in ("val", "test")})
+
+    def _rate(self, batch: dict) -> float | Tensor:
+        if self.reference_fps is None:
+            return 1.0
+        return self.reference_fps / batch[schema.FPS].to(self.device, torch.float32)
+
+    def forward(self, x: Tensor, rate: float | Tensor = 1.0) -> Tensor:
+        return self.backbone(x, rate)
+
+    def _step(self, batch: dict, split: str) -> Tensor:
+        x = batch[schema.INPUT]  # (B, T, J, 3), corrupted during training
+        pred = root_relative(self(x, self._rate(batch)))  # (B, T, J, 3)
+        has_3d = batch[schema.HAS_3D].bool()
+        total = pred.new_zeros(())
+        if has_3d.any():
+            target = root_relative(batch[schema.TARGET_3D][has_3d])
+            terms = loss_3d(pred[has_3d], target, self.loss_cfg)
+            total = total + terms["total"]
+            self.log(f"{split}/loss_3d", terms["total"], batch_size=int(has_3d.sum()))
+            if split in self.mpjpe:
+                scale = batch[schema.SCALE_MM][has_3d].to(pred.dtype)[:, None, None, None]  # mm per unit
+                self.mpjpe[split].update(pred[has_3d] * scale, target * scale)
+                self.log(f"{split}/mpjpe", self.mpjpe[split], batch_size=int(has_3d.sum()))
+        if (~has_3d).any():
+            clean = batch.get(CLEAN_INPUT, x)[~has_3d]  # (b, T, J, 3) clean 2D + confidence
+            target_2d = clean[..., :2] - clean[..., :1, :2]  # root-relative, as the 3D
+            terms = loss_2d(pred[~has_3d], target_2d, clean[..., 2], self.loss_cfg)
+            total = total + self.loss_2d_weight * terms["total"]
+            self.log(f"{split}/loss_2d", terms["total"], batch_size=int((~has_3d).sum()))
+        self.log(f"{split}/loss", total, batch_size=x.shape[0], prog_bar=split == "train")
+        return total
