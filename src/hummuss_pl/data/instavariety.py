@@ -1,0 +1,106 @@
+"""InstaVariety 2D clips for pretraining (L_2D), as MotionBERT's `InstaVDataset2D` reads them.
+
+Files (MotionBERT's preprocessed release, DATA_ROOT/motion2d/InstaVariety/):
+    motion_all.npy  (ΣF, 17, 3)  H36M order, x, y, confidence; each source clip was already
+                                 `crop_scale`d and moved so its first-frame root is at the origin
+                                 (`tools/convert_insta.py`); belly and head are 0 (not detected)
+    id_all.npy      (ΣF,)        the source-clip id of every frame
+
+Processing: `split_clips(id_all, 81, 27)`; keep clips whose first-frame root confidence is above
+`valid_threshold` (0; the others are counted as dropped); per item, `crop_scale` with a ratio from
+U(scale_range) and joints with confidence 0 set to 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from torch.utils.data import Dataset
+
+from . import schema
+from .motionbert_clips import (
+    DataFormatError,
+    ReadReport,
+    check_scale_range,
+    crop_scale,
+    require_array,
+    require_file,
+    split_clips,
+    uniform_ratio,
+)
+
+__all__ = ["InstaVarietyConfig", "InstaVariety2D", "load_instavariety"]
+
+ANCHOR = "instavariety"
+FILES = ("motion_all.npy", "id_all.npy")
+
+
+def _load_npy(path: Path) -> np.ndarray:
+    try:
+        return np.load(path, allow_pickle=False)
+    except Exception as e:
+        raise DataFormatError(path, f"cannot be read as an .npy array ({type(e).__name__}: {e})") from e
+
+
+def load_instavariety(root: str) -> tuple[np.ndarray, np.ndarray]:
+    """(motion (ΣF, 17, 3) float32, ids (ΣF,)) checked against each other."""
+    mpath = require_file(Path(root) / FILES[0], "InstaVariety motion_all.npy", ANCHOR)
+    ipath = require_file(Path(root) / FILES[1], "InstaVariety id_all.npy", ANCHOR)
+    motion = require_array(_load_npy(mpath), (None, 17, 3), mpath, "motion_all").astype(np.float32)
+    ids = require_array(_load_npy(ipath), (len(motion),), ipath, f"id_all (one id per frame of motion_all, {len(motion)})")
+    return motion, ids
+
+
+@dataclass(frozen=True)
+class InstaVarietyConfig:
+    """root: the folder holding motion_all.npy and id_all.npy.
+    seed: None draws each item's crop ratio afresh (torch's generator, seeded per DataLoader
+    worker), an int fixes it per (seed, index). fps: not in the files (Instagram videos)."""
+
+    root: str
+    clip_len: int = 81
+    stride: int = 27
+    valid_threshold: float = 0.0
+    scale_range: tuple[float, float] = (0.25, 1.0)
+    seed: int | None = None
+    fps: float = 30.0
+
+    def __post_init__(self) -> None:
+        if self.clip_len < 1 or self.stride < 1:
+            raise ValueError(f"InstaVarietyConfig: clip_len and stride must be >= 1; got {self.clip_len}, {self.stride}")
+        check_scale_range(self.scale_range, "InstaVarietyConfig.scale_range")
+
+
+class InstaVariety2D(Dataset):
+    """Sample keys: INPUT (T, 17, 3) in [-1, 1], TARGET_3D zeros, HAS_3D False, FPS, SCALE_MM 1.0,
+    SOURCE "instavariety"."""
+
+    def __init__(self, config: InstaVarietyConfig) -> None:
+        self.config = config
+        self.motion, ids = load_instavariety(config.root)
+        clips, rep = split_clips(ids, config.clip_len, config.stride)
+        self.report = ReadReport("instavariety", config.root, frames=rep.frames, frames_dropped=rep.frames_dropped)
+        keep = [idx for idx in clips if self.motion[idx[0], 0, 2] > config.valid_threshold]
+        self.report.drop(f"clips with first-frame root confidence <= {config.valid_threshold:g}", len(clips) - len(keep))
+        if rep.resampled_videos:
+            self.report.notes.append(f"{rep.resampled_videos} clips shorter than {config.clip_len} frames resampled")
+        self.clips = keep
+        self.report.items = len(keep)
+        self.report.log()
+
+    def __len__(self) -> int:
+        return len(self.clips)
+
+    def __getitem__(self, index: int) -> dict:
+        motion = crop_scale(self.motion[self.clips[index]], uniform_ratio(self.config.scale_range, self.config.seed, index))
+        motion[motion[..., 2] == 0] = 0  # (T, 17, 3)
+        return {
+            schema.INPUT: motion,
+            schema.TARGET_3D: np.zeros_like(motion),
+            schema.HAS_3D: False,
+            schema.FPS: self.config.fps,
+            schema.SCALE_MM: 1.0,
+            schema.SOURCE: "instavariety",
+        }

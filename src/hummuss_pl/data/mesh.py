@@ -1,0 +1,153 @@
+"""Mesh-recovery pickles of MotionBERT: 3DPW, COCO and H36M with SMPL parameters (+ HybrIK).
+
+Files (DATA_ROOT/mesh/):
+    mesh_det_pw3d.pkl, mesh_det_coco.pkl, mesh_det_h36m.pkl                      (main branch)
+    mesh_det_pw3d_w_hybrik_pred_hr48_w.pkl, mesh_det_coco_w_hybrik_pred.pkl,
+    mesh_det_h36m_w_hybrik_pred.pkl                                             (`refine` branch)
+
+each {"train": {...}, "test": {...}} of per-frame arrays (N frames):
+    joint_2d    (N, 17, 2) H36M order, pixels        confidence (N, 17) or (N, 17, 1)
+    smpl_pose   (N, 72) axis-angle                   smpl_shape (N, 10)
+    source      (N,) video id (clips never cross it)
+    HybrIK variants add pred_smpl_pose (N, 72), pred_smpl_shape (N, 10)
+    mesh_det_h36m also has camera_name (normalised as h36m.py)
+
+Normalisation (MotionBERT `DataReaderMesh`): x / res · 2 − [1, res_h / res_w] with res = 1920 × 1920
+for 3DPW and 640 × 640 for COCO (so both offsets are 1); H36M uses its camera resolutions.
+Confidence is clipped to [0, 1]. Clips (`split_clips` within `source`): 3DPW / H36M 16 frames,
+stride 8 (train) or 16 (test); COCO single frames (T = 1).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from torch.utils.data import Dataset
+
+from . import schema
+from .h36m import H36M_FPS, load_h36m_split
+from .motionbert_clips import (
+    DataFormatError,
+    ReadReport,
+    load_pickle,
+    require_array,
+    require_file,
+    require_keys,
+    split_clips,
+)
+
+__all__ = ["MESH_FILES", "MESH_RESOLUTION", "MeshConfig", "MeshClips", "mesh_dataset_of"]
+
+MeshName = Literal["pw3d", "coco", "h36m"]
+ANCHOR = "mesh-3dpw-coco-h36m"
+MESH_FILES: dict[str, tuple[str, str]] = {  # dataset -> (plain file, HybrIK file)
+    "pw3d": ("mesh_det_pw3d.pkl", "mesh_det_pw3d_w_hybrik_pred_hr48_w.pkl"),
+    "coco": ("mesh_det_coco.pkl", "mesh_det_coco_w_hybrik_pred.pkl"),
+    "h36m": ("mesh_det_h36m.pkl", "mesh_det_h36m_w_hybrik_pred.pkl"),
+}
+MESH_RESOLUTION = {"pw3d": (1920, 1920), "coco": (640, 640)}  # (res_w, res_h)
+MESH_FPS = {"pw3d": 30.0, "coco": 30.0, "h36m": H36M_FPS}  # COCO: single images, nominal rate
+REQUIRED = ("joint_2d", "confidence", "smpl_pose", "smpl_shape", "source")
+HYBRIK = ("pred_smpl_pose", "pred_smpl_shape")
+
+
+def mesh_dataset_of(path: str | os.PathLike) -> str:
+    """pw3d / coco / h36m from a MotionBERT mesh file name."""
+    name = Path(path).name
+    for key in MESH_FILES:
+        if name.startswith(f"mesh_det_{key}"):
+            return key
+    raise ValueError(f"cannot tell the dataset of {name!r}: expected mesh_det_{{pw3d,coco,h36m}}*.pkl, or set MeshConfig.dataset")
+
+
+@dataclass(frozen=True)
+class MeshConfig:
+    """path: a mesh_det_*.pkl. dataset: None = from the file name. clip_len: 16 (COCO is forced to 1).
+    stride: None = 8 (train) / clip_len (test). hybrik: None = read HybrIK fields when present,
+    True = require them, False = ignore them. res: override the (res_w, res_h) of 3DPW / COCO."""
+
+    path: str
+    split: str = "train"
+    dataset: MeshName | None = None
+    clip_len: int = 16
+    stride: int | None = None
+    hybrik: bool | None = None
+    res: tuple[int, int] | None = None
+
+    def __post_init__(self) -> None:
+        if self.split not in ("train", "test"):
+            raise ValueError(f"MeshConfig.split must be train or test; got {self.split!r}")
+        if self.clip_len < 1 or (self.stride is not None and self.stride < 1):
+            raise ValueError(f"MeshConfig: clip_len and stride must be >= 1; got {self.clip_len}, {self.stride}")
+        if self.dataset is not None and self.dataset not in MESH_FILES:
+            raise ValueError(f"MeshConfig.dataset must be one of {list(MESH_FILES)}; got {self.dataset!r}")
+
+    @property
+    def name(self) -> str:
+        return self.dataset or mesh_dataset_of(self.path)
+
+    @property
+    def frames(self) -> int:
+        return 1 if self.name == "coco" else self.clip_len
+
+    @property
+    def clip_stride(self) -> int:
+        if self.name == "coco":
+            return 1
+        return self.stride if self.stride is not None else (8 if self.split == "train" else self.clip_len)
+
+
+class MeshClips(Dataset):
+    """Sample keys: INPUT (T, 17, 3), SMPL_POSE (T, 72), SMPL_SHAPE (T, 10), [HYBRIK_POSE (T, 72),
+    HYBRIK_SHAPE (T, 10)], HAS_3D False, FPS, SCALE_MM 1.0, SOURCE "pw3d" | "coco" | "h36m_mesh"."""
+
+    def __init__(self, config: MeshConfig) -> None:
+        self.config = config
+        name = config.name
+        path = require_file(config.path, f"mesh pickle ({name})", ANCHOR)
+        data = load_pickle(path)
+        require_keys(data, (config.split,), path)
+        d, split = data[config.split], config.split
+        require_keys(d, REQUIRED + (("camera_name",) if name == "h36m" else ()) + (HYBRIK if config.hybrik else ()), path, split)
+        self.hybrik = all(k in d for k in HYBRIK) if config.hybrik is None else config.hybrik
+        j2d = require_array(d["joint_2d"], (None, 17, None), path, f"{split}/joint_2d")
+        n = len(j2d)
+        conf = require_array(d["confidence"], (n, 17) if np.ndim(d["confidence"]) == 2 else (n, 17, 1), path, f"{split}/confidence")
+        if name == "h36m":
+            xy = load_h36m_split(data, split, path, need_label=False).input[..., :2]
+        else:
+            if j2d.shape[-1] < 2:
+                raise DataFormatError(path, f"{split}/joint_2d: expected (N, 17, 2); got {j2d.shape}")
+            res_w, res_h = config.res or MESH_RESOLUTION[name]
+            xy = j2d[..., :2].astype(np.float32) / res_w * 2 - np.array([1, res_h / res_w], np.float32)
+        conf = np.clip(conf.reshape(n, 17, 1).astype(np.float32), 0, 1)
+        self.input = np.concatenate([xy.astype(np.float32), conf], -1)  # (N, 17, 3)
+        self.arrays = {
+            schema.SMPL_POSE: require_array(d["smpl_pose"], (n, 72), path, f"{split}/smpl_pose").astype(np.float32),
+            schema.SMPL_SHAPE: require_array(d["smpl_shape"], (n, 10), path, f"{split}/smpl_shape").astype(np.float32),
+        }
+        if self.hybrik:
+            self.arrays[schema.HYBRIK_POSE] = require_array(d["pred_smpl_pose"], (n, 72), path, f"{split}/pred_smpl_pose").astype(np.float32)
+            self.arrays[schema.HYBRIK_SHAPE] = require_array(d["pred_smpl_shape"], (n, 10), path, f"{split}/pred_smpl_shape").astype(np.float32)
+        source = require_array(d["source"], (n,), path, f"{split}/source", numeric=False)
+        self.clips, rep = split_clips(source, config.frames, config.clip_stride)
+        self.source_name = "h36m_mesh" if name == "h36m" else name
+        self.fps = MESH_FPS[name]
+        self.report = ReadReport(self.source_name, str(path), items=len(self.clips), frames=n, frames_dropped=rep.frames_dropped)
+        if rep.resampled_videos:
+            self.report.notes.append(f"{rep.resampled_videos} videos shorter than {config.frames} frames resampled")
+        self.report.log()
+
+    def __len__(self) -> int:
+        return len(self.clips)
+
+    def __getitem__(self, index: int) -> dict:
+        idx = self.clips[index]
+        sample = {schema.INPUT: self.input[idx]}  # (T, 17, 3)
+        sample.update({k: v[idx] for k, v in self.arrays.items()})  # (T, 72) / (T, 10)
+        sample.update({schema.HAS_3D: False, schema.FPS: self.fps, schema.SCALE_MM: 1.0, schema.SOURCE: self.source_name})
+        return sample

@@ -1,0 +1,274 @@
+"""MPI-INF-3DHP in the P-STMO / MotionAGFormer npz format, converted to H36M-17 order.
+
+Files (DATA_ROOT/mpi_inf_3dhp/), each one pickled dict under 'data'
+(`np.load(p, allow_pickle=True)['data'].item()`), as P-STMO's `data_to_npz_3dhp(_test).py` write:
+
+    data_train_3dhp.npz  {"S1 Seq1": [cams, fps], ...}   cams = {"0": {"data_2d": (F, 17, 2) px,
+                                                                    "data_3d": (F, 17, 3) mm}, ...}
+                         cameras "0","1","2","4","5","6","7","8"; fps 25 or 50; images 2048 × 2048
+    data_test_3dhp.npz   {"TS1": {"data_2d", "data_3d", "valid": (F,)}, ..., "TS6": ...}
+                         TS1–TS4 2048 × 2048, TS5–TS6 1920 × 1080
+
+Joints are 3DHP's 17 "relevant" joints (root = pelvis at index 14); readers return H36M order
+(`skeleton.mpi_3dhp_to_h36m`; the 3DHP PCK joints are `skeleton.H36M_3DHP_PCK_14`).
+
+Normalisation (P-STMO / MotionAGFormer), w × h the image size of the sequence:
+    2D:  x / w · 2 − 1,   y / w · 2 − h / w          (confidence 1: ground-truth 2D)
+    3D:  (X − X_root) · 2 / w   (root-relative; the affine offset cancels)    SCALE_MM = w / 2
+
+Training clips: windows of `clip_len` with `stride` per (sequence, camera) (`split_clips`; a tail
+that fills no window is dropped and counted; `valid` is ignored). Test: `MPI3DHPTestWindows` gives
+one sample per valid frame, a window around it whose frames beyond the sequence ends repeat the
+edge frame; invalid frames stay in as context. The frame rate of the test sequences is not stored
+in the npz; `test_fps` holds our values (configurable, see docs/DATA.md).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+from torch.utils.data import Dataset
+
+from . import schema
+from .motionbert_clips import (
+    DataFormatError,
+    ReadReport,
+    require_array,
+    require_file,
+    require_keys,
+    split_clips,
+)
+from .skeleton import mpi_3dhp_to_h36m
+
+__all__ = [
+    "MPI_ROOT",
+    "TRAIN_CAMERAS",
+    "TEST_SEQUENCES",
+    "image_size",
+    "normalize_3dhp_2d",
+    "normalize_3dhp_3d",
+    "MPISequence",
+    "load_3dhp",
+    "MPI3DHPConfig",
+    "MPI3DHPClips",
+    "MPI3DHPTestWindows",
+    "SEQUENCE",
+    "FRAME",
+    "TARGET_INDEX",
+]
+
+MPI_ROOT = 14  # pelvis in 3DHP's 17-joint order
+TRAIN_CAMERAS = ("0", "1", "2", "4", "5", "6", "7", "8")
+TEST_SEQUENCES = ("TS1", "TS2", "TS3", "TS4", "TS5", "TS6")
+ANCHOR = "mpi-inf-3dhp"
+FILES = {"train": "data_train_3dhp.npz", "test": "data_test_3dhp.npz"}
+# Default test frame rates: not stored in the npz (P-STMO's loaders ignore fps) [verify against the
+# test set's README]; override with MPI3DHPConfig.test_fps.
+DEFAULT_TEST_FPS = {"TS1": 25.0, "TS2": 25.0, "TS3": 25.0, "TS4": 25.0, "TS5": 50.0, "TS6": 50.0}
+
+# Extra sample keys (test windows; not in schema.py).
+SEQUENCE = "sequence"  # str: "S1 Seq1 cam0" / "TS3"
+FRAME = "frame"  # int: the evaluated frame's index in its sequence
+TARGET_INDEX = "target_index"  # int: its position in the window
+
+
+def image_size(sequence: str) -> tuple[int, int]:
+    """(w, h) of a sequence's images: 1920 × 1080 for TS5 / TS6, else 2048 × 2048."""
+    return (1920, 1080) if sequence.split(" ")[0] in ("TS5", "TS6") else (2048, 2048)
+
+
+def normalize_3dhp_2d(xy: np.ndarray, w: int, h: int) -> np.ndarray:
+    """(..., 2) pixels → x / w · 2 − 1, y / w · 2 − h / w."""
+    return (np.asarray(xy, np.float32) / w * 2 - np.array([1, h / w], np.float32)).astype(np.float32)
+
+
+def normalize_3dhp_3d(xyz_mm: np.ndarray, w: int) -> np.ndarray:
+    """(..., 17, 3) mm in 3DHP order → root-relative, · 2 / w."""
+    xyz = np.asarray(xyz_mm, np.float32)
+    return ((xyz - xyz[..., MPI_ROOT : MPI_ROOT + 1, :]) * np.float32(2 / w)).astype(np.float32)
+
+
+@dataclass
+class MPISequence:
+    """One (sequence, camera) in H36M order, normalised."""
+
+    name: str
+    input: np.ndarray  # (F, 17, 3) x, y, 1
+    target: np.ndarray  # (F, 17, 3)
+    fps: float
+    scale_mm: float  # w / 2
+    valid: np.ndarray | None  # (F,) bool, test only
+
+
+def _sequence(name: str, entry, path, where: str, fps: float, with_valid: bool) -> MPISequence:
+    require_keys(entry, ("data_2d", "data_3d") + (("valid",) if with_valid else ()), path, where)
+    d2 = require_array(entry["data_2d"], (None, 17, 2), path, f"{where}/data_2d")
+    d3 = require_array(entry["data_3d"], (len(d2), 17, 3), path, f"{where}/data_3d")
+    w, h = image_size(name)
+    inp = np.ones((len(d2), 17, 3), np.float32)
+    inp[..., :2] = normalize_3dhp_2d(d2, w, h)
+    valid = require_array(entry["valid"], (len(d2),), path, f"{where}/valid").astype(bool) if with_valid else None
+    return MPISequence(name, mpi_3dhp_to_h36m(inp), mpi_3dhp_to_h36m(normalize_3dhp_3d(d3, w)), fps, w / 2, valid)
+
+
+def _load_npz_dict(path) -> dict:
+    try:
+        with np.load(path, allow_pickle=True) as f:
+            if "data" not in f.files:
+                raise DataFormatError(path, f"missing array 'data'; found {f.files}")
+            data = f["data"].item()
+    except DataFormatError:
+        raise
+    except Exception as e:  # not a zip / not a pickled object
+        raise DataFormatError(path, f"cannot be read as an npz holding a pickled dict under 'data' ({type(e).__name__}: {e})") from e
+    if not isinstance(data, dict):
+        raise DataFormatError(path, f"'data' should hold a dict; got {type(data).__name__}")
+    return data
+
+
+def load_3dhp(path: str | os.PathLike, split: str, test_fps: dict[str, float] | None = None) -> list[MPISequence]:
+    """All (sequence, camera) of a train npz, or the test sequences of a test npz (sorted by name)."""
+    path = require_file(path, f"MPI-INF-3DHP {split} npz", ANCHOR)
+    data = _load_npz_dict(path)
+    out: list[MPISequence] = []
+    if split == "train":
+        for seq in sorted(data):
+            value = data[seq]
+            if not (isinstance(value, (list, tuple)) and len(value) == 2 and isinstance(value[0], dict)):
+                raise DataFormatError(path, f"{seq!r}: expected [camera dict, fps]; got {type(value).__name__}")
+            cams, fps = value
+            for cam in sorted(cams, key=str):
+                out.append(_sequence(f"{seq} cam{cam}", cams[cam], path, f"{seq}/cam {cam}", float(fps), False))
+    elif split == "test":
+        fps_of = {**DEFAULT_TEST_FPS, **(test_fps or {})}
+        for seq in sorted(data):
+            if seq not in fps_of:
+                raise DataFormatError(path, f"unknown test sequence {seq!r}; expected {list(TEST_SEQUENCES)}")
+            out.append(_sequence(seq, data[seq], path, seq, fps_of[seq], True))
+    else:
+        raise ValueError(f"split must be train or test; got {split!r}")
+    if not out:
+        raise DataFormatError(path, "holds no sequences")
+    return out
+
+
+Anchor = Literal["center", "last"]
+
+
+@dataclass(frozen=True)
+class MPI3DHPConfig:
+    """root: the folder holding data_{train,test}_3dhp.npz.
+
+    clip_len / stride: training clips (MotionAGFormer 81 / 9; HumMUSS 243; stride default 81).
+    anchor (test windows): "center" puts the evaluated frame at (clip_len − 1) // 2 (P-STMO /
+        MotionAGFormer protocol), "last" at the window's end (a causal model sees no future frame).
+    frame_step (test windows): take every k-th frame around the evaluated one (the paper's
+        frame-rate study: the same valid frames evaluated at fps / k).
+    """
+
+    root: str
+    split: str = "train"
+    clip_len: int = 243
+    stride: int = 81
+    anchor: Anchor = "center"
+    frame_step: int = 1
+    test_fps: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.split not in ("train", "test"):
+            raise ValueError(f"MPI3DHPConfig.split must be train or test; got {self.split!r}")
+        if self.clip_len < 1 or self.stride < 1 or self.frame_step < 1:
+            raise ValueError(f"MPI3DHPConfig: clip_len, stride, frame_step must be >= 1; got {self}")
+        if self.anchor not in ("center", "last"):
+            raise ValueError(f"MPI3DHPConfig.anchor must be center or last; got {self.anchor!r}")
+
+    @property
+    def path(self) -> str:
+        return os.path.join(self.root, FILES[self.split])
+
+
+class MPI3DHPClips(Dataset):
+    """Clips of every (sequence, camera) (train) or test sequence, `split_clips` semantics.
+
+    Sample keys: INPUT (T, 17, 3), TARGET_3D (T, 17, 3) root-relative, HAS_3D True, FPS,
+    SCALE_MM (w / 2), SOURCE "mpi_inf_3dhp", VALID (T,) bool (all True for training sequences).
+    """
+
+    def __init__(self, config: MPI3DHPConfig, sequences: list[MPISequence] | None = None) -> None:
+        self.config = config
+        self.sequences = sequences if sequences is not None else load_3dhp(config.path, config.split, config.test_fps)
+        self.index: list[tuple[int, np.ndarray]] = []
+        self.report = ReadReport("mpi_inf_3dhp", config.path)
+        resampled = 0
+        for s, seq in enumerate(self.sequences):
+            clips, rep = split_clips(np.zeros(len(seq.input), np.int8), config.clip_len, config.stride)
+            self.index += [(s, idx) for idx in clips]
+            self.report.frames += rep.frames
+            self.report.frames_dropped += rep.frames_dropped
+            resampled += rep.resampled_videos
+        self.report.items = len(self.index)
+        if resampled:
+            self.report.notes.append(f"{resampled} sequences shorter than {config.clip_len} frames resampled")
+        self.report.log()
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getitem__(self, index: int) -> dict:
+        s, idx = self.index[index]
+        seq = self.sequences[s]
+        return {
+            schema.INPUT: seq.input[idx],  # (T, 17, 3)
+            schema.TARGET_3D: seq.target[idx],  # (T, 17, 3)
+            schema.HAS_3D: True,
+            schema.FPS: seq.fps,
+            schema.SCALE_MM: seq.scale_mm,
+            schema.SOURCE: "mpi_inf_3dhp",
+            schema.VALID: np.ones(len(idx), bool) if seq.valid is None else seq.valid[idx],
+        }
+
+
+class MPI3DHPTestWindows(Dataset):
+    """One sample per valid test frame (2929 in the official set): a window of `clip_len` frames,
+    `frame_step` apart, around it; indices past the sequence ends are clamped (edge replication).
+
+    Sample keys: INPUT (T, 17, 3), TARGET_3D (T, 17, 3), HAS_3D True, FPS (fps / frame_step),
+    SCALE_MM, SOURCE "mpi_inf_3dhp", VALID (T,) the window frames' flags, and the extra keys
+    SEQUENCE (name), FRAME (evaluated frame index), TARGET_INDEX (its position in the window).
+    """
+
+    def __init__(self, config: MPI3DHPConfig, sequences: list[MPISequence] | None = None) -> None:
+        if config.split != "test":
+            raise ValueError("MPI3DHPTestWindows reads the test split; set MPI3DHPConfig.split='test'")
+        self.config = config
+        self.sequences = sequences if sequences is not None else load_3dhp(config.path, "test", config.test_fps)
+        self.target_index = (config.clip_len - 1) // 2 if config.anchor == "center" else config.clip_len - 1
+        self.offsets = (np.arange(config.clip_len) - self.target_index) * config.frame_step  # (T,)
+        self.index = [(s, int(f)) for s, seq in enumerate(self.sequences) for f in np.flatnonzero(seq.valid)]
+        frames = sum(len(seq.input) for seq in self.sequences)
+        self.report = ReadReport("mpi_inf_3dhp", config.path, items=len(self.index), frames=frames)
+        self.report.notes.append(f"{frames - len(self.index)} invalid frames used as context only")
+        self.report.log()
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getitem__(self, index: int) -> dict:
+        s, f = self.index[index]
+        seq = self.sequences[s]
+        idx = np.clip(f + self.offsets, 0, len(seq.input) - 1)  # (T,) edge-replicated
+        return {
+            schema.INPUT: seq.input[idx],
+            schema.TARGET_3D: seq.target[idx],
+            schema.HAS_3D: True,
+            schema.FPS: seq.fps / self.config.frame_step,
+            schema.SCALE_MM: seq.scale_mm,
+            schema.SOURCE: "mpi_inf_3dhp",
+            schema.VALID: seq.valid[idx],
+            SEQUENCE: seq.name,
+            FRAME: f,
+            TARGET_INDEX: self.target_index,
+        }
