@@ -118,11 +118,11 @@ def mpi_pose_3d(frames: int, root=(100.0, 200.0, 3000.0)) -> np.ndarray:
 
 
 def mpi_pose_2d(frames: int, w: int, h: int) -> np.ndarray:
-    """(F, 17, 2) pixels: every joint at the image centre (w/2, h/2), except joint j's x is
-    w/2 + j (so x' = 2j/w after normalisation; y' = 0 for every image size)."""
+    """(F, 17, 2) pixels: joint j of frame f at (w/2 + j, h/2 + f), so after normalisation
+    x' = 2j/w and y' = 2f/w for every image size."""
     p = np.zeros((frames, J, 2), np.float32)
     p[..., 0] = w / 2 + np.arange(J)[None, :]
-    p[..., 1] = h / 2
+    p[..., 1] = h / 2 + np.arange(frames)[:, None]
     return p
 
 
@@ -168,9 +168,9 @@ def posetrack_pose(vis=None) -> np.ndarray:
 
 
 def write_posetrack(folder) -> dict:
-    """Two files. video_a.json: track 7 has 32 frames, all visible (15 joints × 30 = 450 > 306):
-    kept; its annotations are written in reverse image order (the reader orders by "images"),
-    frame k shifted by +k px in x. track 8 has 20 frames: too short. video_b.json: track 1 has
+    """Two files. video_a.json: track 7 has 32 frames, all visible but the left elbow (7) in frame 0
+    (15 joints × 30 − 1 = 449 > 306): kept; its annotations are written in reverse image order (the
+    reader orders by "images"), the visible joints of frame k shifted by +k px in x. track 8 has 20 frames: too short. video_b.json: track 1 has
     30 frames with only 10 visible joints (300 ≤ 306): dropped; track 2 has 30 frames, right hip
     invisible in frame 5: root not visible everywhere, dropped. Expected: 1 track kept."""
     folder = Path(folder)
@@ -190,7 +190,7 @@ def write_posetrack(folder) -> dict:
         return {"images": images, "annotations": anns, "categories": [{"id": 1, "name": "person"}]}
 
     def shifted(k):
-        p = posetrack_pose()
+        p = posetrack_pose(vis=np.where(np.arange(17) == 7, 0, 1) if k == 0 else None)
         p[p[:, 2] > 0, 0] += k
         return p
 

@@ -65,7 +65,7 @@ H36M_CAMERA_RESOLUTION: dict[str, tuple[int, int]] = {
 ANCHOR = "human36m-h36m-sh"
 
 
-def camera_resolution(camera_names, path: str | os.PathLike = "<array>") -> np.ndarray:
+def camera_resolution(camera_names, path: str | os.PathLike = "<array>", name: str = "camera_name") -> np.ndarray:
     """(N, 2) float32 (res_w, res_h) per frame; an unknown camera raises naming the first bad frame."""
     names = np.asarray(camera_names).astype(str)
     res = np.zeros((len(names), 2), np.float32)
@@ -77,7 +77,7 @@ def camera_resolution(camera_names, path: str | os.PathLike = "<array>") -> np.n
     if not known.all():
         bad = int(np.flatnonzero(~known)[0])
         raise DataFormatError(
-            path, f"camera_name[{bad}] = {names[bad]!r} is not one of the H36M cameras {sorted(H36M_CAMERA_RESOLUTION)}"
+            path, f"{name}[{bad}] = {str(names[bad])!r} is not one of the H36M cameras {sorted(H36M_CAMERA_RESOLUTION)}"
         )
     return res
 
@@ -118,7 +118,7 @@ def load_h36m_split(data: dict, split: str, path: str | os.PathLike, sample_stri
         raise DataFormatError(path, f"{split}/joint_2d: expected (N, 17, 2); got {j2d.shape}")
     camera = require_array(d["camera_name"], (n,), path, f"{split}/camera_name", numeric=False)
     source = require_array(d["source"], (n,), path, f"{split}/source", numeric=False)
-    res = camera_resolution(camera[s], path)
+    res = camera_resolution(camera[s], path, f"{split}/camera_name")
     xy = normalize_h36m(j2d[s, :, :2], res)  # (N, 17, 2)
     if "confidence" in d:
         conf = require_array(d["confidence"], (n, NUM_JOINTS) if np.ndim(d["confidence"]) == 2 else (n, NUM_JOINTS, 1), path, f"{split}/confidence")
