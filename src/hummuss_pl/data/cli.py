@@ -128,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument("out", help="the MB3D_f243s81 folder")
     h.add_argument("--clip-len", type=int, default=243)
     h.add_argument("--stride-train", type=int, default=81)
-    h.add_argument("--stride-test", type=int, default=243)
+    h.add_argument("--stride-test", type=int, default=None, help="default: the clip length (non-overlapping)")
     h.set_defaults(func=_convert_h36m)
     return p
 

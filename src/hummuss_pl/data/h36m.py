@@ -192,9 +192,10 @@ class H36MSource(Dataset):
 
 
 def convert_h36m(source_pkl: str | os.PathLike, out_root: str | os.PathLike, clip_len: int = 243,
-                 stride_train: int = 81, stride_test: int = 243) -> dict[str, ReadReport]:
+                 stride_train: int = 81, stride_test: int | None = None) -> dict[str, ReadReport]:
     """Writes `out_root/H36M-SH/{train,test}/%08d.pkl` from the source pickle, as MotionBERT's
-    `tools/convert_h36m.py` (out_root is the MB3D_f243s81 folder). Returns the reports per split."""
+    `tools/convert_h36m.py` (out_root is the MB3D_f243s81 folder; test stride None = clip_len,
+    non-overlapping). Returns the reports per split."""
     data = load_pickle(require_file(source_pkl, "H36M-SH source pickle", ANCHOR))
     reports = {}
     for split, stride in (("train", stride_train), ("test", stride_test)):
