@@ -328,8 +328,12 @@ def _rest_posture() -> np.ndarray:
     return t.coef
 
 
-def _walk(hip: float, knee: tuple[float, float], arm: float, elbow: tuple[float, float], lean: float) -> np.ndarray:
+def _walk(hip: float, knee: tuple[float, float], arm: float, elbow: tuple[float, float], lean: float,
+          flight: bool = False) -> np.ndarray:  # fmt: skip
+    """Walking (and, with two flight phases per stride, running) gait."""
     t = _Template()
+    if flight:
+        t.flight(_RELU_2)
     pi = math.pi
     for s, ph in (("l", 0.0), ("r", pi)):
         t.hip_flex(s, _C(0.4 * hip) + _H(hip, ph))
@@ -417,7 +421,7 @@ class _ClassSpec:
 
 _CLASS_SPECS: dict[str, _ClassSpec] = {
     "walk": _ClassSpec(_walk(24, (32, 28), 18, (18, 8), 3), (0.8, 1.05), stride_m=(1.2, 1.55), radius_m=(1.5, 2.5)),
-    "run": _ClassSpec(_walk(38, (55, 45), 35, (85, 15), 10), (1.3, 1.6), stride_m=(1.9, 2.5), radius_m=(2.2, 3.0),
+    "run": _ClassSpec(_walk(38, (55, 45), 35, (85, 15), 10, flight=True), (1.3, 1.6), stride_m=(1.9, 2.5), radius_m=(2.2, 3.0),
                       flight_m=(0.03, 0.07)),  # fmt: skip
     "jump": _ClassSpec(_jump(), (0.75, 1.1), ballistic=True, flight_m=(0.75, 1.0)),
     "wave": _ClassSpec(_wave(), (1.4, 2.4)),
