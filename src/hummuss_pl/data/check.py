@@ -167,15 +167,17 @@ def _check_one(key: str, root: Path) -> CheckResult:
         elif key == "instavariety":
             _note(res, "train", InstaVariety2D(InstaVarietyConfig(str(path))).report, "clips")
         elif key.startswith("mesh_"):
+            data = load_pickle(path)
             for split in ("train", "test"):
-                ds = MeshClips(MeshConfig(str(path), split))
+                ds = MeshClips(MeshConfig(str(path), split), data=data)
                 _note(res, split, ds.report, "clips" + (" (+HybrIK)" if ds.hybrik else ""))
         elif key.startswith("ntu"):
-            splits = load_pickle(path).get("split", {})
-            if not splits:
+            data = load_pickle(path)
+            splits = data.get("split") if isinstance(data, dict) else None
+            if not isinstance(splits, dict) or not splits:
                 raise DataFormatError(path, "missing or empty 'split' dict")
             for split in sorted(splits):
-                _note(res, split, NTUAction(NTUConfig(str(path), split)).report, "samples")
+                _note(res, split, NTUAction(NTUConfig(str(path), split), data=data).report, "samples")
         else:
             raise KeyError(key)
     except Exception as e:  # noqa: BLE001 - every failure is reported in the table

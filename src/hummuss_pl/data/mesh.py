@@ -105,11 +105,12 @@ class MeshClips(Dataset):
     """Sample keys: INPUT (T, 17, 3), SMPL_POSE (T, 72), SMPL_SHAPE (T, 10), [HYBRIK_POSE (T, 72),
     HYBRIK_SHAPE (T, 10)], HAS_3D False, FPS, SCALE_MM 1.0, SOURCE "pw3d" | "coco" | "h36m_mesh"."""
 
-    def __init__(self, config: MeshConfig) -> None:
+    def __init__(self, config: MeshConfig, data: dict | None = None) -> None:
+        """`data`: the already unpickled file (to read both splits without loading it again)."""
         self.config = config
         name = config.name
         path = require_file(config.path, f"mesh pickle ({name})", ANCHOR)
-        data = load_pickle(path)
+        data = load_pickle(path) if data is None else data
         require_keys(data, (config.split,), path)
         d, split = data[config.split], config.split
         require_keys(d, REQUIRED + (("camera_name",) if name == "h36m" else ()) + (HYBRIK if config.hybrik else ()), path, split)

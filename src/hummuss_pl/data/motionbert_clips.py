@@ -420,7 +420,3 @@ class MotionBERTClips(Dataset):
             schema.SOURCE: self.info.source,
         }
 
-
-def frames_from(arrays: dict[str, np.ndarray], clips: Sequence[np.ndarray]) -> dict[str, list[np.ndarray]]:
-    """Gathers clip index arrays from per-frame arrays: {name: [array[idx] for idx in clips]}."""
-    return {k: [v[idx] for idx in clips] for k, v in arrays.items()}

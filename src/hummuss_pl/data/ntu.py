@@ -127,12 +127,13 @@ class NTUAction(Dataset):
     after resampling), SOURCE "ntu", and "frame_dir". `report` counts split entries missing from
     the annotations and samples with more than `max_persons` persons."""
 
-    def __init__(self, config: NTUConfig) -> None:
+    def __init__(self, config: NTUConfig, data: dict | None = None) -> None:
+        """`data`: the already unpickled file (to read several splits without loading it again)."""
         self.config = config
         path = require_file(config.path, "NTU pyskl pickle", ANCHOR)
-        data = load_pickle(path)
+        data = load_pickle(path) if data is None else data
         require_keys(data, ("split", "annotations"), path)
-        if config.split not in data["split"]:
+        if not isinstance(data["split"], dict) or config.split not in data["split"]:
             raise DataFormatError(path, f"split {config.split!r} not found; the file has {sorted(data['split'])}")
         wanted = list(data["split"][config.split])
         by_name = {}

@@ -28,7 +28,6 @@ import json
 import os
 from collections import defaultdict
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 from torch.utils.data import Dataset
