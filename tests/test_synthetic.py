@@ -152,6 +152,20 @@ def test_motions_are_grounded_and_look_like_their_class():
             assert wrist_over_nose < 0.0, name
 
 
+def test_skeletons_are_not_mirror_images():
+    """Left joints are the subject's left: with left = l_hip − r_hip and up = neck − pelvis, the facing
+    direction left × up (right-handed axes: world, and camera x right / y down / z forward) points
+    the way the nose does. A mirrored rendering would flip it."""
+    for camera in ("orthographic", "perspective"):
+        b = batch(SyntheticMotion(SyntheticConfig(num_clips=50, clip_len=30, camera=camera)), range(50))
+        p = b[schema.TARGET_3D].astype(np.float64)
+        facing = np.cross(p[..., 4, :] - p[..., 1, :], p[..., 8, :] - p[..., 0, :])
+        assert (np.einsum("ntc,ntc->nt", facing, p[..., 9, :] - p[..., 8, :]) > 0).mean() > 0.99
+    w = render_world(SyntheticConfig(num_clips=5), 3, np.linspace(0, 2, 20))
+    facing = np.cross(w[:, 4] - w[:, 1], w[:, 8] - w[:, 0])
+    assert (np.einsum("tc,tc->t", facing, w[:, 9] - w[:, 8]) > 0).all()
+
+
 def test_left_right_ranges_are_symmetric():
     ds = SyntheticMotion(SyntheticConfig(num_clips=400, clip_len=120))
     b = batch(ds, range(400))
