@@ -40,8 +40,12 @@ prefix). DataModules should log the banner once at setup and a hyper-parameter s
 `data/source=synthetic`, so no run trained on synthetic data can pass for one trained on AMASS.
 
 Determinism. Item i of a corpus with seed s and split p is a pure function of (s, p, i, config):
-no global random state is read or written, so DataLoader workers, DDP ranks and repeated runs all
-see the same clips. Splits use disjoint subject ids and disjoint seed streams.
+its random numbers come from numpy's generator seeded with (s, p, i); no global random state is
+read or written, so DataLoader workers, DDP ranks and repeated runs all see the same clips. The
+motion (and, for the first actor, the camera) of item i does not depend on fps, clip_len,
+start_time, the camera type or the layout, so `replace(config, fps=30, clip_len=...)` renders the
+same motions at another rate; it does depend on `classes` (item i has class classes[i % len]) and
+`num_subjects`. Splits use disjoint subject ids and disjoint seed streams.
 
 Speed. `SyntheticMotion.__getitems__` renders a whole batch in one vectorised numpy pass (torch's
 DataLoader calls it whenever it batches). Measured on the 2-core development VM, single process,
