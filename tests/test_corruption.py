@@ -18,6 +18,7 @@ from hummuss_pl.data.corruption import (
     CorruptionConfig,
     augment,
     corrupt,
+    corrupt_batch,
     interpolate_keyframes,
     mask_frames,
     random_flip,
@@ -298,6 +299,24 @@ def test_augment_flips_then_corrupts():
     y, t = augment(x, target, CorruptionConfig(), gen(27))
     assert torch.equal(t, t_ref)  # the same flips, and the target is never corrupted
     assert ((y == 0).all(-1).float().mean() - 0.15).abs() < 0.03
+
+
+def test_corrupt_batch_on_sample_dicts():
+    from hummuss_pl.data import schema
+
+    x, target = batch(32, 9), torch.randn((32, 9, 17, 3), generator=gen(28))
+    b = {schema.INPUT: x, schema.TARGET_3D: target, schema.SOURCE: ["synthetic"] * 32}
+    out = corrupt_batch(b, CorruptionConfig(), "clean", gen(29))
+    y_ref, t_ref, _ = random_flip(x, target, 0.5, gen(29))
+    assert torch.equal(out["clean"], y_ref) and torch.equal(out[schema.TARGET_3D], t_ref)
+    assert out[schema.SOURCE] is b[schema.SOURCE] and b[schema.INPUT] is x  # the input dict is not changed
+    zero = (out[schema.INPUT] == 0).all(-1)
+    assert 0.1 < zero.float().mean() < 0.2
+    assert not torch.equal(out[schema.INPUT][~zero][..., :2], y_ref[~zero][..., :2])  # noised
+    only_input = corrupt_batch({schema.INPUT: x}, CorruptionConfig.off(), None, gen(30))
+    assert set(only_input) == {schema.INPUT}
+    with pytest.raises(ValueError, match="input"):
+        corrupt_batch({schema.TARGET_3D: target}, CorruptionConfig())
 
 
 # ---------------------------------------------------------------------------------------- errors

@@ -43,16 +43,22 @@ joints in H36M-17 order. Differences from MotionBERT's shipped pretraining setti
 `CorruptionConfig.motionbert()` to get those): the defaults follow the HumMUSS paper (15 % joint
 masking, no frame masking), draw jitter and frame masks per sample, keep missing joints missing,
 and apply each masking whenever its own rate is > 0 (MotionBERT masks only when both rates are > 0).
+
+For DataModules, `corrupt_batch(batch, config, clean_key, generator)` does the same on a sample-dict
+batch (schema.py): flips INPUT and TARGET_3D together, keeps the clean (flipped) input under
+`clean_key` (the target of the 2D loss), and corrupts INPUT.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any, Mapping
 
 import torch
 from torch import Tensor
 
+from . import schema
 from .skeleton import NUM_JOINTS, flip_h36m
 
 __all__ = [
@@ -62,6 +68,7 @@ __all__ = [
     "MOTIONBERT_D2C",
     "CorruptionConfig",
     "corrupt",
+    "corrupt_batch",
     "augment",
     "random_flip",
     "add_noise",
@@ -345,3 +352,26 @@ def augment(
     together), then `corrupt` on the input. Returns (corrupted input, flipped target)."""
     x, target, _ = random_flip(batch_input, batch_target, config.flip_prob, generator)
     return corrupt(x, config, generator, noisy), target
+
+
+def corrupt_batch(
+    batch: Mapping[str, Any],
+    config: CorruptionConfig,
+    clean_key: str | None = None,
+    generator: torch.Generator | None = None,
+    noisy: Tensor | None = None,
+) -> dict[str, Any]:
+    """`augment` on a collated sample-dict batch (schema.py keys): INPUT (B, T, J, 3) and, when
+    present, TARGET_3D are flipped together with `config.flip_prob`; INPUT is then corrupted. With
+    `clean_key`, the flipped but uncorrupted input is kept under that key. Returns a new dict (other
+    entries shared with `batch`)."""
+    if schema.INPUT not in batch:
+        raise ValueError(f"corrupt_batch needs the key {schema.INPUT!r} in the batch; got keys {sorted(batch)}")
+    out = dict(batch)
+    x, target, _ = random_flip(batch[schema.INPUT], batch.get(schema.TARGET_3D), config.flip_prob, generator)
+    if target is not None:
+        out[schema.TARGET_3D] = target
+    if clean_key is not None:
+        out[clean_key] = x
+    out[schema.INPUT] = corrupt(x, config, generator, noisy)
+    return out
