@@ -71,7 +71,15 @@ def test_evaluation_split_covers_everything_exactly_once():
     assert seen == list(range(18))  # no padding, no duplicates, nothing dropped
 
 
+def test_per_source_batch_sizes():
+    sampler = SourceBatchSampler([8, 20], batch_size=[2, 10], shuffle=True, drop_last=True)
+    sizes = sorted((source_of(b[0], [8, 20]), len(b)) for b in sampler)
+    assert sizes == [(0, 2)] * 4 + [(1, 10)] * 2
+
+
 def test_bad_arguments_raise():
+    with pytest.raises(ValueError, match="batch_size"):
+        SourceBatchSampler([3, 4], [2])
     with pytest.raises(ValueError, match="weights"):
         SourceBatchSampler([3, 4], 2, weights=[1.0])
     with pytest.raises(ValueError, match=">= 0"):

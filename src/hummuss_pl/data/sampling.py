@@ -24,7 +24,7 @@ class SourceBatchSampler(Sampler[list[int]]):
 
     Args:
         sizes: number of items of each source, in ConcatDataset order.
-        batch_size: items per batch (per device).
+        batch_size: items per batch (per device); one number, or one per source.
         weights: per source, how many passes over it an epoch makes (0.5 = a random half, 2 = two
             passes); None = 1 for all. A weight of 0 leaves the source out.
         shuffle: shuffle items within sources and the order of batches.
@@ -35,7 +35,7 @@ class SourceBatchSampler(Sampler[list[int]]):
     def __init__(
         self,
         sizes: Sequence[int],
-        batch_size: int,
+        batch_size: int | Sequence[int],
         weights: Sequence[float] | None = None,
         shuffle: bool = True,
         drop_last: bool = True,
@@ -43,8 +43,9 @@ class SourceBatchSampler(Sampler[list[int]]):
         rank: int = 0,
         world_size: int = 1,
     ) -> None:
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1; got {batch_size}")
+        batch_sizes = [batch_size] * len(sizes) if isinstance(batch_size, int) else list(batch_size)
+        if len(batch_sizes) != len(sizes) or any(b < 1 for b in batch_sizes):
+            raise ValueError(f"batch_size must be >= 1, one value or one per source ({len(sizes)}); got {batch_size}")
         weights = [1.0] * len(sizes) if weights is None else list(weights)
         if len(weights) != len(sizes):
             raise ValueError(f"got {len(weights)} weights for {len(sizes)} sources")
@@ -53,7 +54,7 @@ class SourceBatchSampler(Sampler[list[int]]):
         if not 0 <= rank < world_size:
             raise ValueError(f"rank {rank} is outside world_size {world_size}")
         self.sizes, self.weights = list(sizes), weights
-        self.batch_size, self.shuffle, self.drop_last = batch_size, shuffle, drop_last
+        self.batch_sizes, self.shuffle, self.drop_last = batch_sizes, shuffle, drop_last
         self.seed, self.rank, self.world_size = seed, rank, world_size
         self.epoch = 0
         self.offsets = [sum(self.sizes[:i]) for i in range(len(self.sizes))]
@@ -77,11 +78,11 @@ class SourceBatchSampler(Sampler[list[int]]):
         gen = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
         batches: list[list[int]] = []
         dropped = 0
-        for size, weight, offset in zip(self.sizes, self.weights, self.offsets):
+        for size, weight, offset, batch_size in zip(self.sizes, self.weights, self.offsets, self.batch_sizes):
             draws = (self._draws(size, weight, gen) + offset).tolist()
-            for start in range(0, len(draws), self.batch_size):
-                chunk = draws[start : start + self.batch_size]
-                if len(chunk) < self.batch_size and self.drop_last:
+            for start in range(0, len(draws), batch_size):
+                chunk = draws[start : start + batch_size]
+                if len(chunk) < batch_size and self.drop_last:
                     dropped += len(chunk)
                     continue
                 batches.append(chunk)

@@ -18,7 +18,7 @@ from hummuss_pl.models import HumMUSS
 
 from .base import BackboneConfig, BackboneTask, OptimConfig, allow_in_checkpoints
 
-CLEAN_INPUT = "clean_input"  # the 2D input before corruption (added by the data module)
+from hummuss_pl.data.modules.pretrain import CLEAN_INPUT
 
 allow_in_checkpoints(PoseLossConfig)
 
