@@ -10,7 +10,7 @@ from lightning.pytorch.utilities import rank_zero_info
 from torch.utils.data import DataLoader, Dataset
 
 from .. import schema
-from ..corruption import CorruptionConfig, corrupt, random_flip
+from ..corruption import CorruptionConfig, corrupt_batch
 from .base import SourceConfig, _SourceDataModule, _spec, build_source, source_has_3d
 
 CLEAN_INPUT = "clean_input"  # the 2D input before corruption (target of L_2D), flipped with it
@@ -139,7 +139,4 @@ class PretrainDataModule(_SourceDataModule):
         step = trainer.fit_loop.epoch_loop.batch_progress.current.ready
         entropy = [self.seed, trainer.current_epoch, step, trainer.global_rank]
         gen = torch.Generator().manual_seed(int(np.random.SeedSequence(entropy).generate_state(1, np.uint64)[0] >> 1))
-        x, target, _ = random_flip(batch[schema.INPUT], batch[schema.TARGET_3D], self.corruption.flip_prob, gen)
-        batch[CLEAN_INPUT], batch[schema.TARGET_3D] = x, target
-        batch[schema.INPUT] = corrupt(x, self.corruption, gen)
-        return batch
+        return corrupt_batch(batch, self.corruption, CLEAN_INPUT, generator=gen)  # flip, keep clean, corrupt
