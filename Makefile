@@ -1,6 +1,6 @@
 # hummuss-pl: everything a user runs goes through this file.
 #
-#   make pretrain     the main job (see README)
+#   make pretrain     the main job (see README): pretraining, on synthetic data unless DATA_ROOT is set
 #   make test         the whole test suite (what CI runs)
 #
 # A fresh clone needs nothing else: the first target creates $(VENV), installs torch only if it is
@@ -15,10 +15,33 @@ export WANDB_MODE ?= offline
 
 STAMP := $(VENV)/.hummuss-installed
 
-.PHONY: help install test test-fast bench bench-streaming clean
+.PHONY: help install pretrain finetune test test-fast bench bench-streaming clean
 
 help:
-	@echo "make pretrain | test | test-fast | bench-streaming | install | clean"
+	@echo "make pretrain [DATA_ROOT=/data MODEL=hummuss_causal|hummuss_bidirectional|motionbert_causal|motionbert_bidirectional] [CONFIG=...] [DEVICES=4] [ARGS=...]"
+	@echo "make finetune TASK=pose3d_3dhp|pose3d_3dhp_scratch|mesh_3dpw|mesh_3dpw_hybrik|action_ntu60_xsub|action_ntu60_xview DATA_ROOT=/data [PRETRAINED=ckpt]"
+	@echo "make test | test-fast | bench-streaming | install | clean"
+
+# --- training ------------------------------------------------------------------------------
+# No DATA_ROOT: the quickstart (synthetic corpus, both curriculum phases, a few minutes on a CPU).
+# DATA_ROOT=/data: the paper's pretraining recipe for MODEL on real data (layout: docs/DATA.md).
+# CONFIG=... overrides either; DEVICES=N trains with DDP on N devices; ARGS are passed to hummuss.
+MODEL ?= hummuss_causal
+ifdef DATA_ROOT
+CONFIG ?= experiments/pretrain/$(MODEL).yaml
+DATA_ARG := --data.init_args.data_root $(DATA_ROOT)
+else
+CONFIG ?= experiments/quickstart.yaml
+endif
+DIST_ARG := $(if $(DEVICES),--trainer.devices $(DEVICES) --trainer.strategy ddp)
+PRETRAINED_ARG := $(if $(PRETRAINED),--model.init_args.pretrained $(PRETRAINED))
+
+pretrain: $(STAMP)
+	$(PY) -m hummuss_pl fit --config $(CONFIG) $(DATA_ARG) $(DIST_ARG) $(ARGS)
+
+finetune: $(STAMP)
+	@test -n "$(TASK)" || { echo "set TASK=<file in experiments/finetune/ without .yaml>"; exit 2; }
+	$(PY) -m hummuss_pl fit --config experiments/finetune/$(TASK).yaml $(DATA_ARG) $(PRETRAINED_ARG) $(DIST_ARG) $(ARGS)
 
 $(STAMP): setup.cfg pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)

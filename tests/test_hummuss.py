@@ -227,3 +227,9 @@ def test_state_dict_round_trip_is_strict_and_exact():
     x = torch.randn(1, 12, 17, 3)
     with torch.no_grad():
         assert torch.equal(a(x), b(x))
+
+
+def test_expand_defaults_to_the_paper_value_for_each_variant():
+    assert HumMUSSConfig(causal=True).expand == 3.0 and HumMUSSConfig(causal=False).expand == 2.5
+    assert HumMUSSConfig(causal=True) == HumMUSSConfig.paper(causal=True)
+    assert HumMUSSConfig(causal=True, expand=2.0).expand == 2.0

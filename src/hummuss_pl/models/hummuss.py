@@ -26,8 +26,10 @@ HumMUSSState = list[Tensor]
 class HumMUSSConfig:
     """Every hyper-parameter of the backbone; the model's only constructor input.
 
-    `expand` is n (width factor of the gated paths), `spatial_reduce` / `temporal_reduce` are k
-    (the SSM runs on D/k channels), `state_size` is N (N/2 complex modes per channel).
+    `expand` is n (width factor of the gated paths; None: the paper's 3 for causal and 2.5 for
+    bidirectional models, so `causal` alone selects the paper's 16M variant), `spatial_reduce` /
+    `temporal_reduce` are k (the SSM runs on D/k channels), `state_size` is N (N/2 complex modes
+    per channel).
     """
 
     causal: bool = False
@@ -38,7 +40,7 @@ class HumMUSSConfig:
     dim: int = 256
     dim_rep: int = 512
     state_size: int = 128
-    expand: float = 2.5
+    expand: float | None = None
     spatial_reduce: int = 1
     temporal_reduce: int = 2
     block_aggregation: AggregationMode = "gate"  # inside GDSSM blocks (paper Table 5)
@@ -49,6 +51,8 @@ class HumMUSSConfig:
     ssm_lr: float | None = 1e-3  # lr cap for Λ and log Δ (no weight decay for them)
 
     def __post_init__(self) -> None:
+        if self.expand is None:
+            object.__setattr__(self, "expand", 3.0 if self.causal else 2.5)
         for name in ("num_joints", "in_channels", "out_channels", "depth", "dim", "dim_rep", "state_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"HumMUSSConfig.{name} must be positive; got {getattr(self, name)}")
@@ -61,7 +65,7 @@ class HumMUSSConfig:
     @classmethod
     def paper(cls, causal: bool) -> "HumMUSSConfig":
         """The paper's 16M models (supplementary §7): n = 3 causal, n = 2.5 bidirectional."""
-        return cls(causal=causal, expand=3.0 if causal else 2.5)
+        return cls(causal=causal)
 
     @classmethod
     def small(cls, causal: bool) -> "HumMUSSConfig":
