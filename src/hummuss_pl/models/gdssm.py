@@ -57,7 +57,19 @@ def _width(dim: int, factor: float, what: str) -> int:
     return int(width)
 
 
-class BiGDSSM(nn.Module):
+class _GatedBlock(nn.Module):
+    """What both blocks share: LN at the input, widths n·D (wide) and D/k (narrow), and the output
+    x + mix_out(·, x_id) W_out (W_out: nD → D)."""
+
+    def __init__(self, dim: int, expand: float, reduce: int, aggregation: AggregationMode) -> None:
+        super().__init__()
+        self.wide, self.narrow = _width(dim, expand, "expand"), _width(dim, 1 / reduce, "reduce")
+        self.norm = nn.LayerNorm(dim)
+        self.mix_out = Aggregate(self.wide, aggregation)
+        self.w_out = nn.Linear(self.wide, dim)
+
+
+class BiGDSSM(_GatedBlock):
     """Bidirectional gated DSSM block (SPEC §2, paper §4.1).
 
         x_N  = LN(x)
@@ -73,26 +85,15 @@ class BiGDSSM(nn.Module):
     on the flipped sequence. Same function and parameter count as separate layers, fewer kernels.
     """
 
-    def __init__(
-        self,
-        dim: int,
-        expand: float,
-        reduce: int,
-        state_size: int,
-        aggregation: AggregationMode = "gate",
-        **ssm_kwargs,
-    ) -> None:
-        super().__init__()
-        wide, narrow = _width(dim, expand, "expand"), _width(dim, 1 / reduce, "reduce")
+    def __init__(self, dim: int, expand: float, reduce: int, state_size: int, aggregation: AggregationMode = "gate", **ssm_kwargs) -> None:
+        super().__init__(dim, expand, reduce, aggregation)
+        wide, narrow = self.wide, self.narrow
         self.split = (wide, narrow, narrow)
-        self.norm = nn.LayerNorm(dim)
         self.w_in = nn.Linear(dim, wide + 2 * narrow)  # [W_id | W_f1 | W_b1]
         self.ssm = DSSM(2 * narrow, state_size, **ssm_kwargs)  # [forward | backward] channels
         self.w_f2, self.w_b2 = nn.Linear(narrow, dim), nn.Linear(narrow, dim)
         self.mix_fb = Aggregate(dim, aggregation)
         self.w_cb = nn.Linear(dim, wide)
-        self.mix_out = Aggregate(wide, aggregation)
-        self.w_out = nn.Linear(wide, dim)
 
     def forward(self, x: Tensor, rate: Rate = 1.0) -> Tensor:
         """x: (..., L, D) → (..., L, D)."""
@@ -103,7 +104,7 @@ class BiGDSSM(nn.Module):
         return x + self.w_out(self.mix_out(x_cb, x_id))
 
 
-class UniGDSSM(nn.Module):
+class UniGDSSM(_GatedBlock):
     """Causal gated DSSM block (SPEC §2, paper §4.2), with a recurrent `step`.
 
         x_id = σ(LN(x) W_id)                        D → nD
@@ -113,24 +114,12 @@ class UniGDSSM(nn.Module):
     W_id and W_f1 are one projection `w_in` (columns [x_id | f]) followed by one GELU.
     """
 
-    def __init__(
-        self,
-        dim: int,
-        expand: float,
-        reduce: int,
-        state_size: int,
-        aggregation: AggregationMode = "gate",
-        **ssm_kwargs,
-    ) -> None:
-        super().__init__()
-        wide, narrow = _width(dim, expand, "expand"), _width(dim, 1 / reduce, "reduce")
-        self.split = (wide, narrow)
-        self.norm = nn.LayerNorm(dim)
-        self.w_in = nn.Linear(dim, wide + narrow)  # [W_id | W_f1]
-        self.ssm = DSSM(narrow, state_size, **ssm_kwargs)
-        self.w_f2 = nn.Linear(narrow, wide)
-        self.mix_out = Aggregate(wide, aggregation)
-        self.w_out = nn.Linear(wide, dim)
+    def __init__(self, dim: int, expand: float, reduce: int, state_size: int, aggregation: AggregationMode = "gate", **ssm_kwargs) -> None:
+        super().__init__(dim, expand, reduce, aggregation)
+        self.split = (self.wide, self.narrow)
+        self.w_in = nn.Linear(dim, self.wide + self.narrow)  # [W_id | W_f1]
+        self.ssm = DSSM(self.narrow, state_size, **ssm_kwargs)
+        self.w_f2 = nn.Linear(self.narrow, self.wide)
 
     def _paths(self, x: Tensor) -> tuple[Tensor, Tensor]:
         x_id, f = F.gelu(self.w_in(self.norm(x))).split(self.split, dim=-1)

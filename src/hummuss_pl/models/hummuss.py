@@ -16,6 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from .gdssm import Aggregate, AggregationMode, BiGDSSM, UniGDSSM
+from .inputs import check_keypoints
 from .ssm import Rate
 from .streaming import Streamer
 
@@ -141,20 +142,7 @@ class HumMUSS(nn.Module):
 
     # ------------------------------------------------------------------ validation
     def _check_input(self, x: Tensor, per_frame: bool) -> None:
-        cfg = self.cfg
-        shape = f"(batch, joints={cfg.num_joints}, channels={cfg.in_channels})" if per_frame else (
-            f"(batch, frames, joints={cfg.num_joints}, channels={cfg.in_channels})"
-        )
-        rank = 3 if per_frame else 4
-        if not isinstance(x, Tensor) or x.dim() != rank or tuple(x.shape[-2:]) != (cfg.num_joints, cfg.in_channels):
-            got = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
-            raise ValueError(f"HumMUSS expects x of shape {shape} with channels (x, y, confidence); got {got}")
-        if x.shape[0] == 0 or (not per_frame and x.shape[1] == 0):
-            raise ValueError(f"HumMUSS got an empty input of shape {tuple(x.shape)}; expected {shape}")
-        if not x.is_floating_point():
-            raise ValueError(f"HumMUSS expects a floating-point x; got {x.dtype}")
-        if not torch.isfinite(x).all():
-            raise ValueError("x contains NaN or infinite values; mark missing joints with zeros (confidence 0) instead")
+        check_keypoints(x, "HumMUSS", self.cfg.num_joints, self.cfg.in_channels, per_frame)
 
     @staticmethod
     def _check_rate(rate: Rate, batch: int) -> Rate:

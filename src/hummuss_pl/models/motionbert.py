@@ -36,6 +36,7 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import Tensor, nn
 
+from .inputs import check_keypoints
 from .streaming import Streamer
 
 Rate = float | Tensor | None
@@ -242,25 +243,13 @@ class MotionBERT(nn.Module):
     # ------------------------------------------------------------------ validation
     def _check_input(self, x: Tensor, per_frame: bool) -> None:
         cfg = self.cfg
-        shape = f"(batch, joints={cfg.num_joints}, channels={cfg.in_channels})" if per_frame else (
-            f"(batch, frames ≤ maxlen={cfg.maxlen}, joints={cfg.num_joints}, channels={cfg.in_channels})"
-        )
-        rank = 3 if per_frame else 4
-        if not isinstance(x, Tensor) or x.dim() != rank or tuple(x.shape[-2:]) != (cfg.num_joints, cfg.in_channels):
-            got = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
-            raise ValueError(f"MotionBERT expects x of shape {shape} with channels (x, y, confidence); got {got}")
-        if x.shape[0] == 0 or (not per_frame and x.shape[1] == 0):
-            raise ValueError(f"MotionBERT got an empty input of shape {tuple(x.shape)}; expected {shape}")
+        check_keypoints(x, "MotionBERT", cfg.num_joints, cfg.in_channels, per_frame, frames_note=f" ≤ maxlen={cfg.maxlen}")
         if not per_frame and x.shape[1] > cfg.maxlen:
             raise ValueError(
                 f"MotionBERT got {x.shape[1]} frames but its temporal embedding (temp_embed) has only maxlen={cfg.maxlen} rows, "
                 "one per absolute position. Split the clip into windows of at most maxlen frames, or, with a causal model, "
                 "run it frame by frame with model.streamer(batch_size, mode='window'), which slides a maxlen-frame window."
             )
-        if not x.is_floating_point():
-            raise ValueError(f"MotionBERT expects a floating-point x; got {x.dtype}")
-        if not torch.isfinite(x).all():
-            raise ValueError("x contains NaN or infinite values; mark missing joints with zeros (confidence 0) instead")
 
     @staticmethod
     def _check_rate(rate: Rate) -> None:

@@ -1,0 +1,23 @@
+"""Input checks shared by the backbones: (B, F, J, C) clips and (B, J, C) frames of 2D keypoints."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+
+def check_keypoints(x: object, model: str, num_joints: int, channels: int, per_frame: bool, frames_note: str = "") -> None:
+    """Raises a ValueError naming the expected shape when `x` is not a non-empty, finite float tensor
+    of shape (batch, frames, joints, channels) (or (batch, joints, channels) with `per_frame`)."""
+    frames = "" if per_frame else f"frames{frames_note}, "
+    shape = f"(batch, {frames}joints={num_joints}, channels={channels})"
+    rank = 3 if per_frame else 4
+    if not isinstance(x, Tensor) or x.dim() != rank or tuple(x.shape[-2:]) != (num_joints, channels):
+        got = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
+        raise ValueError(f"{model} expects x of shape {shape} with channels (x, y, confidence); got {got}")
+    if 0 in x.shape[: rank - 2]:
+        raise ValueError(f"{model} got an empty input of shape {tuple(x.shape)}; expected {shape}")
+    if not x.is_floating_point():
+        raise ValueError(f"{model} expects a floating-point x; got {x.dtype}")
+    if not torch.isfinite(x).all():
+        raise ValueError("x contains NaN or infinite values; mark missing joints with zeros (confidence 0) instead")
