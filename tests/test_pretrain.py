@@ -1,7 +1,5 @@
 """Pretraining end to end: the CLI on the quickstart and paper configs, the curriculum, resume."""
 
-import pytest
-import torch
 
 from helpers import run_cli
 

@@ -96,11 +96,4 @@ class InstaVariety2D(Dataset):
     def __getitem__(self, index: int) -> dict:
         motion = crop_scale(self.motion[self.clips[index]], uniform_ratio(self.config.scale_range, self.config.seed, index))
         motion[motion[..., 2] == 0] = 0  # (T, 17, 3)
-        return {
-            schema.INPUT: motion,
-            schema.TARGET_3D: np.zeros_like(motion),
-            schema.HAS_3D: False,
-            schema.FPS: self.config.fps,
-            schema.SCALE_MM: 1.0,
-            schema.SOURCE: "instavariety",
-        }
+        return schema.sample_2d_only(motion, self.config.fps, "instavariety")

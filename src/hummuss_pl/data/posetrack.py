@@ -137,11 +137,4 @@ class PoseTrack2D(Dataset):
 
     def __getitem__(self, index: int) -> dict:
         motion = self.motions[index]
-        return {
-            schema.INPUT: motion,
-            schema.TARGET_3D: np.zeros_like(motion),
-            schema.HAS_3D: False,
-            schema.FPS: self.config.fps,
-            schema.SCALE_MM: 1.0,
-            schema.SOURCE: "posetrack",
-        }
+        return schema.sample_2d_only(motion, self.config.fps, "posetrack")

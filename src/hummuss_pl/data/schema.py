@@ -39,3 +39,17 @@ SMPL_SHAPE = "smpl_shape"
 HYBRIK_POSE = "hybrik_pose"
 HYBRIK_SHAPE = "hybrik_shape"
 VALID = "valid"  # (T,) bool: frames that count in evaluation (MPI-INF-3DHP test)
+
+
+def sample_2d_only(keypoints, fps: float, source: str) -> dict:
+    """The sample dict of a clip without 3D labels: INPUT = keypoints (T, J, 3), zero TARGET_3D."""
+    import numpy as np
+
+    return {
+        INPUT: keypoints,
+        TARGET_3D: np.zeros_like(keypoints),
+        HAS_3D: False,
+        FPS: fps,
+        SCALE_MM: 1.0,
+        SOURCE: source,
+    }

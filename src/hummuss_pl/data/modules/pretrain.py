@@ -9,7 +9,6 @@ import torch
 from lightning.pytorch.utilities import rank_zero_info
 from torch.utils.data import DataLoader, Dataset
 
-from .. import schema
 from ..corruption import CorruptionConfig, corrupt_batch
 from .base import SourceConfig, _SourceDataModule, _spec, build_source, source_has_3d
 
