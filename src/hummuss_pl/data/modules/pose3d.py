@@ -70,8 +70,8 @@ class Pose3DDataModule(_SourceDataModule):
         batch_size: training batch per device; eval_batch_size: per device for the test windows
             (None: batch_size).
         num_workers: DataLoader processes; seed: batch order and training flips (nothing global).
-        synthetic_corpus: the synthetic training corpus (clip_len and split are set from here; None:
-            2048 clips seen by perspective cameras, as 3DHP's 2D is).
+        synthetic_corpus: the synthetic training corpus (clip_len and split are set from here; the
+            default: 2048 clips seen by perspective cameras, as 3DHP's 2D is).
         synthetic_test_sequences, synthetic_test_frames: the held-out synthetic sequences cut into
             test windows (one window per frame: sequences × frames samples).
     """
@@ -89,7 +89,7 @@ class Pose3DDataModule(_SourceDataModule):
         eval_batch_size: int | None = None,
         num_workers: int = 4,
         seed: int = 0,
-        synthetic_corpus: SyntheticConfig | None = None,
+        synthetic_corpus: SyntheticConfig = SyntheticConfig(num_clips=2048, camera="perspective"),
         synthetic_test_sequences: int = 8,
         synthetic_test_frames: int = 256,
     ) -> None:
@@ -114,7 +114,7 @@ class Pose3DDataModule(_SourceDataModule):
         self.data_root, self.synthetic = data_root, synthetic
         self.clip_len, self.train_stride, self.anchor, self.frame_step = clip_len, train_stride, anchor, frame_step
         self.flip_train, self.eval_batch_size = flip_train, eval_batch_size or batch_size
-        self.synthetic_corpus = SyntheticConfig(num_clips=2048, camera="perspective") if synthetic_corpus is None else synthetic_corpus
+        self.synthetic_corpus = synthetic_corpus
         self.synthetic_test_sequences, self.synthetic_test_frames = synthetic_test_sequences, synthetic_test_frames
         self.train_set: Dataset | None = None
         self.test_windows: Dataset | None = None
