@@ -260,6 +260,31 @@ def test_frames_whose_evaluated_frame_is_invalid_do_not_count(data_root):
         assert result[f"test/{name}"] == pytest.approx(expected[name], rel=1e-5), name
 
 
+class Constant(nn.Module):
+    """A backbone that always answers `value` (B, T, J, 3)."""
+
+    def __init__(self, value: torch.Tensor) -> None:
+        super().__init__()
+        self.value = value
+
+    def forward(self, x: torch.Tensor, rate=1.0) -> torch.Tensor:
+        return self.value
+
+
+def test_training_loss_compares_root_relative_poses():
+    torch.manual_seed(0)
+    pred = torch.randn(2, 5, 17, 3)
+    task = Pose3DTask("hummuss-tiny-bidirectional")
+    task.backbone = Constant(pred)
+    batch = {schema.INPUT: torch.zeros(2, 5, 17, 3)}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # self.log without a Trainer
+        batch[schema.TARGET_3D] = pred + torch.randn(2, 5, 1, 3)  # the same poses, moved per frame
+        assert float(task.training_step(batch, 0)) == pytest.approx(0.0, abs=1e-10)
+        batch[schema.TARGET_3D] = pred + 0.1 * torch.randn(2, 5, 17, 3)  # other poses
+        assert float(task.training_step(batch, 0)) > 1e-3
+
+
 # ------------------------------------------------------------------------------------ (c) CLI
 @pytest.mark.parametrize("backbone", BACKBONES)
 @pytest.mark.parametrize("config", ["pose3d_3dhp", "pose3d_3dhp_scratch"])
@@ -290,7 +315,11 @@ def test_recipe_on_3dhp_files_then_test_and_reload(data_root, tmp_path):
     best = fit.trainer.checkpoint_callback.best_model_path
     assert best and "mpjpe" in best
 
+    # The backbone is not repeated: `hummuss test` takes the model's settings from the checkpoint.
+    common.remove("--model.init_args.backbone")
+    common.remove("hummuss-tiny-causal")
     test = run_cli(["test", *common, "--ckpt_path", best], tmp_path)
+    assert test.model.backbone_cfg == fit.model.backbone_cfg
     result = {k: float(v) for k, v in test.trainer.callback_metrics.items()}
     for name in ("mpjpe", "pck", "auc"):  # the checkpoint reproduces the validation of the epoch it ends
         assert result[f"test/{name}"] == pytest.approx(val[f"val/{name}"], rel=1e-6)
