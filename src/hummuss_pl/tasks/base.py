@@ -8,7 +8,7 @@ saved hyper-parameters (the configs are frozen dataclasses, allowed in `torch.lo
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 import lightning as L
@@ -63,8 +63,9 @@ BACKBONE_PRESETS: dict[str, BackboneConfig] = {
     "motionbert-lite": MotionBERTConfig.lite(causal=False),
     "motionbert-base-causal": MotionBERTConfig.base(causal=True),
     "motionbert-base": MotionBERTConfig.base(causal=False),
-    "motionbert-tiny-causal": MotionBERTConfig.tiny(causal=True),
-    "motionbert-tiny": MotionBERTConfig.tiny(causal=False),
+    # tiny MotionBERTs for tests and quick runs, with the real maxlen so 243-frame clips fit
+    "motionbert-tiny-causal": replace(MotionBERTConfig.tiny(causal=True), maxlen=243),
+    "motionbert-tiny": replace(MotionBERTConfig.tiny(causal=False), maxlen=243),
 }
 
 
@@ -169,6 +170,11 @@ class BackboneTask(L.LightningModule):
         optimizer = torch.optim.AdamW(groups)
         scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=cfg.lr_decay)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}
+
+    def on_train_epoch_start(self) -> None:
+        optimizer = self.optimizers()
+        optimizers = optimizer if isinstance(optimizer, list) else [optimizer]
+        self.log_dict({f"lr/{g['name']}": g["lr"] for opt in optimizers for g in opt.param_groups}, on_step=False, on_epoch=True)
 
     def _step(self, batch: dict, split: str) -> torch.Tensor:
         raise NotImplementedError

@@ -1,0 +1,73 @@
+"""Every experiment file parses, and the paper's pretraining recipes run on data in the official
+formats (tiny files written by tests/fixtures.py at their documented places)."""
+
+import json
+
+import pytest
+import yaml
+
+from fixtures import write_data_root
+from helpers import EXPERIMENTS, run_cli
+
+EXPERIMENT_FILES = sorted(p for p in EXPERIMENTS.rglob("*.yaml") if "experiment" in (yaml.safe_load(p.read_text()) or {}))
+PRETRAIN = ["hummuss_causal", "hummuss_bidirectional", "motionbert_causal", "motionbert_bidirectional"]
+TINY = {"hummuss_causal": "hummuss-tiny-causal", "hummuss_bidirectional": "hummuss-tiny-bidirectional",
+        "motionbert_causal": "motionbert-tiny-causal", "motionbert_bidirectional": "motionbert-tiny"}  # fmt: skip
+SMALL_DATA = ["--data.init_args.batch_size", "2", "--data.init_args.num_workers", "0"]
+
+
+@pytest.fixture(scope="module")
+def data_root(tmp_path_factory):
+    return write_data_root(tmp_path_factory.mktemp("data"))
+
+
+@pytest.mark.parametrize("path", EXPERIMENT_FILES, ids=[str(p.relative_to(EXPERIMENTS)) for p in EXPERIMENT_FILES])
+def test_every_experiment_file_is_a_valid_configuration(path, tmp_path, capsys):
+    with pytest.raises(SystemExit) as done:
+        run_cli(["fit", "--config", str(path), "--data.init_args.data_root", str(tmp_path), "--print_config"], tmp_path)
+    assert done.value.code == 0
+    config = yaml.safe_load(capsys.readouterr().out)
+    assert config["experiment"] != "default", "each experiment names its run family"
+    assert config["model"]["class_path"].startswith("hummuss_pl.tasks.")
+
+
+@pytest.mark.parametrize("name", PRETRAIN)
+def test_pretrain_recipe_runs_on_the_official_formats(name, data_root, tmp_path):
+    cli = run_cli(
+        ["fit", "--config", f"experiments/pretrain/{name}.yaml", "--data.init_args.data_root", str(data_root),
+         "--model.init_args.backbone", TINY[name], "--trainer.fast_dev_run", "2", *SMALL_DATA],
+        tmp_path,
+    )  # fmt: skip
+    assert cli.trainer.state.finished
+    assert [s.name for s in cli.datamodule.sources] == ["amass", "mpi_inf_3dhp", "posetrack", "instavariety"]
+    assert cli.datamodule.phases[1].start_epoch == 30  # the paper's curriculum
+
+
+def test_all_four_pretraining_sources_train_together(data_root, tmp_path):
+    everything = [{"start_epoch": 0, "sources": ["amass", "mpi_inf_3dhp", "posetrack", "instavariety"]}]
+    seen = set()
+
+    cli = run_cli(
+        ["fit", "--config", "experiments/pretrain/hummuss_causal.yaml", "--data.init_args.data_root", str(data_root),
+         "--model.init_args.backbone", "hummuss-tiny-causal", "--data.init_args.phases", json.dumps(everything),
+         "--trainer.max_epochs", "1", "--trainer.limit_val_batches", "1", "--trainer.logger", "false",
+         "--data.init_args.batch_size", "1", "--data.init_args.num_workers", "0"],  # the fixture has one PoseTrack track
+        tmp_path,
+    )  # fmt: skip
+    loader = cli.datamodule.train_dataloader()
+    for batch in loader:
+        seen.update(batch["source"])
+    assert {"amass", "mpi_inf_3dhp", "posetrack", "instavariety"} <= seen
+    metrics = cli.trainer.callback_metrics
+    assert "train/loss_2d" in metrics and "train/loss_3d" in metrics and "val/mpjpe" in metrics
+
+
+@pytest.mark.slow
+def test_pretrain_recipe_runs_with_the_paper_backbone(data_root, tmp_path):
+    cli = run_cli(
+        ["fit", "--config", "experiments/pretrain/hummuss_causal.yaml", "--data.init_args.data_root", str(data_root),
+         "--trainer.fast_dev_run", "1", *SMALL_DATA],
+        tmp_path,
+    )  # fmt: skip
+    assert cli.trainer.state.finished
+    assert sum(p.numel() for p in cli.model.parameters()) == 15_611_149
