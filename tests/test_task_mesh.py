@@ -430,3 +430,15 @@ def test_fit_test_and_reload_on_fixture_files(tmp_path, data_root, config):
         with torch.no_grad():
             loaded.update_metrics(loaded.predict_mesh(b2, flip=True)[1], loaded.target_mesh(b2), "test")
     assert float(metrics["test/mpjpe"]) == pytest.approx(float(loaded.mpjpe["test"].compute()), rel=1e-4)
+
+
+def test_smpl_runs_in_float32_under_mixed_precision(smpl_dir):
+    task = tiny_task(smpl_dir=str(smpl_dir))
+    pose, betas = 0.3 * torch.randn(2, 3, 72), torch.randn(2, 3, 10)
+    full = task.run_smpl(pose, betas)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        mixed = task.run_smpl(pose, betas)
+        unguarded = task.smpl(pose, betas)  # what bfloat16 matmuls would do to mm-scale vertices
+    assert mixed.vertices.dtype == torch.float32
+    torch.testing.assert_close(mixed.vertices, full.vertices, atol=1e-4, rtol=0)
+    assert (unguarded.vertices.float() - full.vertices).abs().max() > 0.1

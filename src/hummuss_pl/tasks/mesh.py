@@ -57,7 +57,6 @@ from hummuss_pl.models.heads import (
     MeshHeadConfig,
     SMPLParams,
     load_mean_params,
-    params_to_mesh,
 )
 from hummuss_pl.models.smpl import SMPL, SMPLOutput, flip_smpl_pose
 
@@ -179,11 +178,14 @@ class MeshTask(BackboneTask):
         if self.smpl_dir is not None:  # so load_from_checkpoint finds the SMPL files again
             checkpoint["hyper_parameters"]["smpl_dir"] = str(self.smpl_dir.resolve())
 
-    def _require_smpl(self) -> SMPL:
+    def run_smpl(self, pose: Tensor, betas: Tensor) -> SMPLOutput:
+        """The neutral SMPL in float32 (also under mixed precision: mm-scale vertices need it).
+        pose (..., 24, 3, 3) or (..., 72), betas (..., 10) → vertices (..., 6890, 3), joints (..., 17, 3) mm."""
         if self.smpl is None:
             raise RuntimeError("MeshTask has no SMPL layer yet: give smpl_dir, or let a Trainer set the task up with a "
                                "MeshDataModule (its smpl_dir)")
-        return self.smpl
+        with torch.autocast(device_type=pose.device.type, enabled=False):
+            return self.smpl(pose.float(), betas.float())
 
     # ------------------------------------------------------------------------------------ model
     def forward(self, x: Tensor, hybrik_pose: Tensor | None = None, hybrik_shape: Tensor | None = None) -> SMPLParams:
@@ -209,26 +211,25 @@ class MeshTask(BackboneTask):
         """The model's SMPL parameters for the batch's input and the mesh, vertices (N, T, 6890, 3) and
         H36M joints (N, T, 17, 3) in mm. With `flip`, the mesh is the mean of the meshes of the input
         and of the mirrored-back prediction for the mirrored input (the parameters are the input's)."""
-        smpl = self._require_smpl()
         x = batch[schema.INPUT]  # (N, T, 17, 3)
         hybrik_pose, hybrik_shape = self._hybrik_inputs(batch)
         if not flip:
             params = self(x, hybrik_pose, hybrik_shape)
-            return params, params_to_mesh(params, smpl)
+            return params, self.run_smpl(params.rotmat, params.betas)
         n = x.shape[0]
         if hybrik_pose is not None:
             hybrik_pose = torch.cat([hybrik_pose, flip_smpl_pose(hybrik_pose)])  # (2N, T, 72)
             hybrik_shape = torch.cat([hybrik_shape, hybrik_shape])
         both = self(torch.cat([x, flip_h36m(x)]), hybrik_pose, hybrik_shape)  # (2N, ...): input, then its mirror
         rotmat = torch.cat([both.rotmat[:n], flip_smpl_pose(both.rotmat[n:])])  # mirror the second half back
-        mesh = smpl(rotmat, both.betas)  # (2N, T, V, 3), (2N, T, 17, 3)
+        mesh = self.run_smpl(rotmat, both.betas)  # (2N, T, V, 3), (2N, T, 17, 3)
         params = SMPLParams(both.rotmat[:n], both.betas[:n], both.pose_6d[:n])
         return params, SMPLOutput(0.5 * (mesh.vertices[:n] + mesh.vertices[n:]), 0.5 * (mesh.joints[:n] + mesh.joints[n:]))
 
     @torch.no_grad()
     def target_mesh(self, batch: dict) -> SMPLOutput:
         """Ground truth: the neutral SMPL on the batch's SMPL_POSE (N, T, 72) and SMPL_SHAPE (N, T, 10)."""
-        return self._require_smpl()(batch[schema.SMPL_POSE], batch[schema.SMPL_SHAPE])
+        return self.run_smpl(batch[schema.SMPL_POSE], batch[schema.SMPL_SHAPE])
 
     # ------------------------------------------------------------------------------------ metrics
     def update_metrics(self, pred: SMPLOutput, target: SMPLOutput, split: str) -> None:
