@@ -95,9 +95,14 @@ def _generator(cfg: SyntheticMeshConfig, dataset: str, split: str) -> np.random.
     return np.random.default_rng([cfg.seed, _DATASET_CODES[dataset], _SPLIT_CODES[split]])
 
 
+def _num_keys(frames: int, every: int) -> int:
+    """Keyframes at 0, every, 2·every, ... up to the last frame (one for a single frame)."""
+    return max(2, -(-(frames - 1) // every) + 1) if frames > 1 else 1
+
+
 def _smooth(rng: np.random.Generator, videos: int, frames: int, every: int, std: float, shape: tuple[int, ...]) -> torch.Tensor:
     """Keyframe draws N(0, std²) of `shape`, linearly interpolated: (videos, frames, *shape) float32."""
-    keys = max(2, -(-(frames - 1) // every) + 1) if frames > 1 else 1
+    keys = _num_keys(frames, every)
     draws = torch.from_numpy(rng.normal(0.0, std, size=(videos, keys) + shape).astype(np.float32))
     return interpolate_keyframes(draws, frames)
 
@@ -105,8 +110,7 @@ def _smooth(rng: np.random.Generator, videos: int, frames: int, every: int, std:
 def _global_orient(rng: np.random.Generator, videos: int, frames: int, cfg: SyntheticMeshConfig) -> torch.Tensor:
     """(videos, frames, 3) axis-angle: 180° about x (upright in camera axes) after a heading and tilt."""
     heading = torch.from_numpy(rng.uniform(-np.pi, np.pi, size=(videos, 1)).astype(np.float32))
-    keys = max(2, -(-(frames - 1) // cfg.keyframe_every) + 1) if frames > 1 else 1
-    steps = rng.normal(0.0, cfg.heading_step, size=(videos, keys)).astype(np.float32)
+    steps = rng.normal(0.0, cfg.heading_step, size=(videos, _num_keys(frames, cfg.keyframe_every))).astype(np.float32)
     steps[:, 0] = 0.0
     heading = heading + interpolate_keyframes(torch.from_numpy(np.cumsum(steps, axis=1)), frames)  # (V, F)
     tilt = _smooth(rng, videos, frames, cfg.keyframe_every, cfg.tilt_std, (2,))  # (V, F, 2): about x and z
