@@ -1,4 +1,15 @@
 import os
+import sys
+from pathlib import Path
 
 # Tests never talk to W&B, whatever the caller's environment says.
 os.environ["WANDB_MODE"] = "disabled"
+# One intra-op thread per process (also inherited by the CLI and DDP subprocesses): tests check
+# results, not speed, and on a small or busy machine several processes × several OpenMP threads
+# oversubscribe the cores (one elementwise op was seen 37× slower that way).
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import torch  # noqa: E402
+
+torch.set_num_threads(1)
+sys.path.insert(0, str(Path(__file__).parent))  # tests import helpers and fixtures

@@ -236,11 +236,12 @@ class MPI3DHPTestWindows(Dataset):
     `frame_step` apart, around it; indices past the sequence ends are clamped (edge replication).
 
     Sample keys: INPUT (T, 17, 3), TARGET_3D (T, 17, 3), HAS_3D True, FPS (fps / frame_step),
-    SCALE_MM, SOURCE "mpi_inf_3dhp", VALID (T,) the window frames' flags, and the extra keys
+    SCALE_MM, SOURCE (`source`), VALID (T,) the window frames' flags, and the extra keys
     SEQUENCE (name), FRAME (evaluated frame index), TARGET_INDEX (its position in the window).
     """
 
-    def __init__(self, config: MPI3DHPConfig, sequences: list[MPISequence] | None = None) -> None:
+    def __init__(self, config: MPI3DHPConfig, sequences: list[MPISequence] | None = None, source: str = "mpi_inf_3dhp") -> None:
+        """`sequences` replace the test file (e.g. held-out synthetic sequences, labelled `source`)."""
         if config.split != "test":
             raise ValueError("MPI3DHPTestWindows reads the test split; set MPI3DHPConfig.split='test'")
         self.config = config
@@ -249,7 +250,8 @@ class MPI3DHPTestWindows(Dataset):
         self.offsets = (np.arange(config.clip_len) - self.target_index) * config.frame_step  # (T,)
         self.index = [(s, int(f)) for s, seq in enumerate(self.sequences) for f in np.flatnonzero(seq.valid)]
         frames = sum(len(seq.input) for seq in self.sequences)
-        self.report = ReadReport("mpi_inf_3dhp", config.path, items=len(self.index), frames=frames)
+        self.source = source
+        self.report = ReadReport(source, config.path if sequences is None else f"{len(self.sequences)} {source} sequences", items=len(self.index), frames=frames)
         self.report.notes.append(f"{frames - len(self.index)} invalid frames used as context only")
         self.report.log()
 
@@ -266,7 +268,7 @@ class MPI3DHPTestWindows(Dataset):
             schema.HAS_3D: True,
             schema.FPS: seq.fps / self.config.frame_step,
             schema.SCALE_MM: seq.scale_mm,
-            schema.SOURCE: "mpi_inf_3dhp",
+            schema.SOURCE: self.source,
             schema.VALID: seq.valid[idx],
             SEQUENCE: seq.name,
             FRAME: f,

@@ -212,6 +212,14 @@ class _SourceDataModule(L.LightningDataModule):
             )
         return trainer.global_rank, trainer.world_size
 
+    def _batch_generator(self) -> torch.Generator:
+        """A CPU generator for this training batch's augmentation, a function of (seed, epoch, batch,
+        rank) only: a resumed run replays exactly what an uninterrupted one would have drawn."""
+        trainer = self.trainer
+        step = trainer.fit_loop.epoch_loop.batch_progress.current.ready
+        entropy = [self.seed, trainer.current_epoch, step, trainer.global_rank]
+        return torch.Generator().manual_seed(int(np.random.SeedSequence(entropy).generate_state(1, np.uint64)[0] >> 1))
+
     def _loader(self, datasets: list[Dataset], weights: list[float] | None, train: bool, batch_sizes: list[int] | None = None) -> DataLoader:
         """One loader over `datasets` (one source per batch); batch_sizes: per source (default: batch_size)."""
         rank, world = self._rank()

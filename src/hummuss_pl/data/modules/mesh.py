@@ -36,7 +36,6 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 from lightning.pytorch.utilities import rank_zero_info
 from torch.utils.data import DataLoader, Dataset
@@ -265,8 +264,4 @@ class MeshDataModule(_SourceDataModule):
         trainer = self.trainer
         if not self.flip_train or trainer is None or not trainer.training:
             return batch
-        # The flips depend only on (seed, epoch, batch, rank): a resumed run replays them exactly.
-        step = trainer.fit_loop.epoch_loop.batch_progress.current.ready
-        entropy = [self.seed, trainer.current_epoch, step, trainer.global_rank]
-        generator = torch.Generator().manual_seed(int(np.random.SeedSequence(entropy).generate_state(1, np.uint64)[0] >> 1))
-        return self.flip_batch(batch, generator)
+        return self.flip_batch(batch, self._batch_generator())  # flips replay exactly on resume

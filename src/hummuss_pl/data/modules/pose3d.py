@@ -42,19 +42,6 @@ __all__ = ["Pose3DDataModule"]
 Anchor = Literal["center", "last"]
 
 
-class _Relabelled(Dataset):
-    """Test windows over synthetic sequences: the 3DHP window code, with SOURCE set to synthetic."""
-
-    def __init__(self, windows: MPI3DHPTestWindows) -> None:
-        self.windows = windows
-
-    def __len__(self) -> int:
-        return len(self.windows)
-
-    def __getitem__(self, index: int) -> dict:
-        return {**self.windows[index], schema.SOURCE: SOURCE_NAME}
-
-
 class Pose3DDataModule(_SourceDataModule):
     """MPI-INF-3DHP training clips and test windows (or the synthetic stand-in).
 
@@ -143,7 +130,7 @@ class Pose3DDataModule(_SourceDataModule):
             sequences.append(MPISequence(f"synthetic test {i}", item[schema.INPUT], item[schema.TARGET_3D],
                                          float(item[schema.FPS]), float(item[schema.SCALE_MM]), np.ones(frames, bool)))  # fmt: skip
         config = MPI3DHPConfig(root="<synthetic>", split="test", clip_len=self.clip_len, anchor=self.anchor, frame_step=self.frame_step)
-        return _Relabelled(MPI3DHPTestWindows(config, sequences))
+        return MPI3DHPTestWindows(config, sequences, source=SOURCE_NAME)
 
     def setup(self, stage: str) -> None:
         if stage == "fit" and self.train_set is None:
@@ -176,8 +163,5 @@ class Pose3DDataModule(_SourceDataModule):
         trainer = self.trainer
         if not self.flip_train or trainer is None or not trainer.training:
             return batch
-        # The flips depend only on (seed, epoch, batch, rank): a resumed run replays them exactly.
-        step = trainer.fit_loop.epoch_loop.batch_progress.current.ready
-        entropy = [self.seed, trainer.current_epoch, step, trainer.global_rank]
-        generator = torch.Generator().manual_seed(int(np.random.SeedSequence(entropy).generate_state(1, np.uint64)[0] >> 1))
+        generator = self._batch_generator()  # flips replay exactly on resume
         return self.flip_batch(batch, generator)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-import torch
 from lightning.pytorch.utilities import rank_zero_info
 from torch.utils.data import DataLoader, Dataset
 
@@ -134,8 +132,5 @@ class PretrainDataModule(_SourceDataModule):
         trainer = self.trainer
         if trainer is None or not trainer.training:
             return batch
-        # Corruption depends only on (seed, epoch, batch, rank): a resumed run replays it exactly.
-        step = trainer.fit_loop.epoch_loop.batch_progress.current.ready
-        entropy = [self.seed, trainer.current_epoch, step, trainer.global_rank]
-        gen = torch.Generator().manual_seed(int(np.random.SeedSequence(entropy).generate_state(1, np.uint64)[0] >> 1))
+        gen = self._batch_generator()  # corruption replays exactly on resume
         return corrupt_batch(batch, self.corruption, CLEAN_INPUT, generator=gen)  # flip, keep clean, corrupt
