@@ -8,7 +8,7 @@ saved hyper-parameters (the configs are frozen dataclasses, allowed in `torch.lo
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 import lightning as L
@@ -69,12 +69,23 @@ BACKBONE_PRESETS: dict[str, BackboneConfig] = {
 }
 
 
-def resolve_backbone(backbone: BackboneConfig | str) -> BackboneConfig:
-    """A config, or the name of a preset in `BACKBONE_PRESETS`."""
+def backbone_as_dict(cfg: BackboneConfig) -> dict:
+    """{class_path, init_args}: how checkpoints store the backbone (jsonargparse reads it natively)."""
+    return {"class_path": f"{type(cfg).__module__}.{type(cfg).__name__}", "init_args": asdict(cfg)}
+
+
+def resolve_backbone(backbone: BackboneConfig | str | dict) -> BackboneConfig:
+    """A config, the name of a preset in `BACKBONE_PRESETS`, or a `backbone_as_dict` dict."""
     if isinstance(backbone, str):
         if backbone not in BACKBONE_PRESETS:
             raise ValueError(f"unknown backbone preset {backbone!r}; choose one of {sorted(BACKBONE_PRESETS)} or give a HumMUSSConfig / MotionBERTConfig")
         return BACKBONE_PRESETS[backbone]
+    if isinstance(backbone, dict):
+        name = str(backbone.get("class_path", "")).rsplit(".", 1)[-1]
+        classes = {cls.__name__: cls for cls in (HumMUSSConfig, MotionBERTConfig)}
+        if name not in classes:
+            raise ValueError(f"backbone dict must name HumMUSSConfig or MotionBERTConfig in class_path; got {backbone.get('class_path')!r}")
+        return classes[name](**backbone.get("init_args", {}))
     return backbone
 
 
@@ -103,6 +114,7 @@ def load_backbone_weights(backbone: nn.Module, path: str | Path) -> str:
     if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
         raise PretrainedWeightsError(f"{path} is not a Lightning checkpoint (no 'state_dict'); official MotionBERT files only fit a MotionBERT backbone")
     saved_cfg = ckpt.get("hyper_parameters", {}).get("backbone")
+    saved_cfg = resolve_backbone(saved_cfg) if saved_cfg is not None else None
     own_cfg = getattr(backbone, "cfg", None)
     if saved_cfg is not None and own_cfg is not None and saved_cfg != own_cfg:
         if type(saved_cfg) is not type(own_cfg):
@@ -138,7 +150,7 @@ class BackboneTask(L.LightningModule):
 
     monitor: tuple[str, str] = ("val/loss", "min")  # metric and mode the best checkpoint is chosen by
 
-    def __init__(self, backbone: BackboneConfig | str, optim: OptimConfig, pretrained: str | None = None) -> None:
+    def __init__(self, backbone: BackboneConfig | str | dict, optim: OptimConfig, pretrained: str | None = None) -> None:
         super().__init__()
         self.backbone_cfg = resolve_backbone(backbone)
         self.backbone = build_backbone(self.backbone_cfg)
@@ -149,7 +161,7 @@ class BackboneTask(L.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         # Preset names may change meaning in later versions: checkpoints keep the resolved config.
         if "backbone" in checkpoint.get("hyper_parameters", {}):
-            checkpoint["hyper_parameters"]["backbone"] = self.backbone_cfg
+            checkpoint["hyper_parameters"]["backbone"] = backbone_as_dict(self.backbone_cfg)
 
     def head_modules(self) -> list[nn.Module]:
         return []
