@@ -231,3 +231,15 @@ def test_ddp_gloo_two_ranks_equal_single_process(tmp_path):
     pred, target, logits, labels = _ddp_data()
     _update(local, pred[:6], target[:6], logits[:6], labels[:6])
     assert local["mpjpe"].compute().item() != pytest.approx(single["mpjpe"], rel=1e-9)
+
+
+def test_metrics_reset_in_inference_mode_still_update_in_training():
+    """`trainer.validate` before `fit` leaves metric states created under inference mode."""
+    from hummuss_pl.metrics import AUC, MPJPE, TopKAccuracy
+
+    pose = torch.zeros(2, 17, 3)
+    for metric, args in ((MPJPE(), (pose, pose + 1)), (AUC(), (pose, pose)), (TopKAccuracy(1), (torch.eye(3), torch.arange(3)))):
+        with torch.inference_mode():
+            metric.reset()
+        metric.update(*args)  # outside inference mode, as a training step
+        assert torch.isfinite(metric.compute())

@@ -234,8 +234,10 @@ class _SumMetric(Metric):
         self.add_state("count", torch.zeros((), dtype=torch.float64), dist_reduce_fx="sum")
 
     def _add(self, values: Tensor) -> None:
-        self.total += values.double().sum()
-        self.count += values.numel()
+        # Out of place: states made under inference mode (e.g. by `trainer.validate` before `fit`)
+        # cannot be updated in place during training.
+        self.total = self.total + values.double().sum()
+        self.count = self.count + values.numel()
 
     def compute(self) -> Tensor:
         if self.count == 0:
@@ -309,8 +311,8 @@ class AUC(Metric):
     def update(self, pred: Tensor, target: Tensor) -> None:
         err = joint_errors(pred, target, self.joints, self.root).reshape(-1)  # (P·J',)
         ts = torch.tensor(self.thresholds, dtype=torch.float64, device=err.device)
-        self.hits += (err[:, None] < ts).double().sum(dim=0)
-        self.count += err.numel()
+        self.hits = self.hits + (err[:, None] < ts).double().sum(dim=0)  # out of place, see _SumMetric._add
+        self.count = self.count + err.numel()
 
     def compute(self) -> Tensor:
         if self.count == 0:

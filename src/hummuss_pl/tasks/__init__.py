@@ -1,1 +1,9 @@
 """LightningModules: one per task, thin shells around the backbones and heads."""
+
+from .action import ActionTask
+from .base import BACKBONE_PRESETS, BackboneTask, OptimConfig
+from .mesh import MeshTask
+from .pose3d import Pose3DTask
+from .pretrain import PretrainTask
+
+__all__ = ["ActionTask", "BACKBONE_PRESETS", "BackboneTask", "MeshTask", "OptimConfig", "Pose3DTask", "PretrainTask"]

@@ -1,0 +1,103 @@
+"""Action recognition data: NTU RGB+D 60/120 (pyskl pickles) or the synthetic corpus."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Literal
+
+from torch.utils.data import DataLoader, Dataset
+
+from ..check import dataset_path
+from ..motionbert_clips import load_pickle, require_file
+from ..ntu import ANCHOR, NTUAction, NTUConfig
+from ..synthetic import SyntheticConfig, SyntheticMotion
+from .base import _SourceDataModule
+
+__all__ = ["ActionDataModule"]
+
+BENCHMARKS = {"ntu60": ("xsub", "xview"), "ntu120": ("xsub", "xset")}
+NUM_CLASSES = {"ntu60": 60, "ntu120": 120}
+
+
+class ActionDataModule(_SourceDataModule):
+    """NTU training and validation splits of one benchmark, samples (2, T, 17, 3) + LABEL.
+
+    Args:
+        data_root: the layout of docs/DATA.md (reads action/ntu60_hrnet.pkl or ntu120_hrnet.pkl).
+        path: the pyskl pickle itself, instead of data_root.
+        dataset / benchmark: "ntu60" with "xsub" | "xview", or "ntu120" with "xsub" | "xset";
+            trains on `<benchmark>_train`, validates and tests on `<benchmark>_val`.
+        clip_len: frames every sample is resampled to (MotionBERT: 243).
+        motionbert_conf_quirk: keep confidences in COCO order as MotionBERT does (its issue #132);
+            the default converts them with the joints (see data/ntu.py).
+        synthetic: train and validate on the synthetic corpus (`synthetic_corpus`, action layout)
+            instead of NTU; its classes are the corpus's.
+        batch_size / eval_batch_size: per device (training needs >= 2: the head has BatchNorm).
+    """
+
+    def __init__(
+        self,
+        data_root: str | None = None,
+        path: str | None = None,
+        dataset: Literal["ntu60", "ntu120"] = "ntu60",
+        benchmark: Literal["xsub", "xview", "xset"] = "xsub",
+        clip_len: int = 243,
+        motionbert_conf_quirk: bool = False,
+        synthetic: bool = False,
+        synthetic_corpus: SyntheticConfig = SyntheticConfig(num_clips=1024, clip_len=243, fps=30.0, layout="action"),
+        batch_size: int = 32,
+        eval_batch_size: int | None = None,
+        num_workers: int = 4,
+        seed: int = 0,
+    ) -> None:
+        super().__init__(batch_size, num_workers, seed)
+        if batch_size < 2:
+            raise ValueError(f"batch_size must be >= 2 for training (the action head has BatchNorm); got {batch_size}")
+        if dataset not in BENCHMARKS:
+            raise ValueError(f"dataset must be one of {sorted(BENCHMARKS)}; got {dataset!r}")
+        if benchmark not in BENCHMARKS[dataset]:
+            raise ValueError(f"{dataset} has the benchmarks {BENCHMARKS[dataset]}; got {benchmark!r}")
+        if synthetic == (data_root is not None or path is not None):
+            raise ValueError("give either data_root / path (NTU) or synthetic=true, not both or neither")
+        if synthetic and synthetic_corpus.layout != "action":
+            raise ValueError("synthetic_corpus must have layout='action' (two persons per sample)")
+        self.data_root, self.path, self.dataset, self.benchmark = data_root, path, dataset, benchmark
+        self.clip_len, self.quirk, self.synthetic = clip_len, motionbert_conf_quirk, synthetic
+        self.corpus = synthetic_corpus
+        self.eval_batch_size = eval_batch_size or batch_size
+        self._train: Dataset | None = None
+        self._val: Dataset | None = None
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.corpus.classes) if self.synthetic else NUM_CLASSES[self.dataset]
+
+    def setup(self, stage: str) -> None:
+        if self._val is not None:
+            return
+        if self.synthetic:
+            self._train = SyntheticMotion(replace(self.corpus, split="train"))
+            self._val = SyntheticMotion(replace(self.corpus, split="val", num_clips=max(1, self.corpus.num_clips // 8)))
+            return
+        path = self.path or str(dataset_path(self.data_root, self.dataset))
+        data = load_pickle(require_file(path, f"{self.dataset} pyskl pickle", ANCHOR))  # read once for both splits
+
+        def split(name: str) -> NTUAction:
+            cfg = NTUConfig(path=path, split=f"{self.benchmark}_{name}", clip_len=self.clip_len,
+                            motionbert_conf_quirk=self.quirk, seed=self.seed)  # fmt: skip
+            return NTUAction(cfg, data)
+
+        self._train, self._val = split("train"), split("val")
+        for ds in (self._train, self._val):
+            labels = [s["label"] for s in ds.samples]
+            if labels and not 0 <= min(labels) <= max(labels) < self.num_classes:
+                raise ValueError(f"{path}: labels {min(labels)}..{max(labels)} do not fit {self.dataset}'s {self.num_classes} classes")
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader([self._train], None, train=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader([self._val], None, train=False, batch_sizes=[self.eval_batch_size])
+
+    def test_dataloader(self) -> DataLoader:
+        return self.val_dataloader()

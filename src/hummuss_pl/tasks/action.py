@@ -1,0 +1,94 @@
+"""Action recognition (NTU RGB+D, SPEC §7): representation of each person, pooled, then an MLP."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from hummuss_pl.data import schema
+from hummuss_pl.metrics import TopKAccuracy
+from hummuss_pl.models import HumMUSS
+from hummuss_pl.models.heads import ActionHead, ActionHeadConfig
+
+from .base import BackboneConfig, BackboneTask, OptimConfig, allow_in_checkpoints
+
+allow_in_checkpoints(ActionHeadConfig)
+
+
+class ActionTask(BackboneTask):
+    """Cross-entropy over `head.num_classes` actions; top-1 / top-5 accuracy.
+
+    Every person of a (N, M, T, J, 3) sample goes through the backbone separately; the head averages
+    the representation over time and persons (dropout, Linear → BatchNorm → ReLU → Linear). The
+    backbone's lifting head is unused here and frozen.
+
+    Args:
+        head: the classifier (num_classes must equal the data module's; checked at setup). Its
+            joint count and input width are taken from the backbone.
+        label_smoothing: of the cross-entropy.
+        reference_fps: if set, a clip runs at rate = reference_fps / its fps (NTU clips resampled to
+            a fixed length have fps = 30 · T / frames), HumMUSS only. None: rate 1 (the paper).
+        optim: MotionBERT's recipe by default (head lr 1e-3, backbone lr 1e-4, decay 0.99).
+    """
+
+    monitor = ("val/top1", "max")
+
+    def __init__(
+        self,
+        backbone: BackboneConfig | str = "hummuss-bidirectional",
+        optim: OptimConfig = OptimConfig(lr=1e-3, lr_backbone=1e-4, weight_decay=0.01, lr_decay=0.99),
+        head: ActionHeadConfig = ActionHeadConfig(),
+        label_smoothing: float = 0.0,
+        reference_fps: float | None = None,
+        pretrained: str | None = None,
+    ) -> None:
+        super().__init__(backbone, optim, pretrained)
+        self.save_hyperparameters()
+        if reference_fps is not None and not isinstance(self.backbone, HumMUSS):
+            raise ValueError("reference_fps needs a HumMUSS backbone: MotionBERT has no frame-rate parameter")
+        if not 0 <= label_smoothing < 1:
+            raise ValueError(f"label_smoothing must be in [0, 1); got {label_smoothing}")
+        self.head_cfg = replace(head, num_joints=self.backbone_cfg.num_joints, dim_rep=self.backbone_cfg.dim_rep)
+        self.head = ActionHead(self.head_cfg)
+        self.label_smoothing, self.reference_fps = label_smoothing, reference_fps
+        self.backbone.head.requires_grad_(False)  # the lifting head takes no part (DDP needs every grad)
+        k5 = min(5, self.head_cfg.num_classes)  # top-5 (top-k with k = classes when fewer)
+        self.accuracy = nn.ModuleDict({"train_top1": TopKAccuracy(1)})  # ("train" itself is taken by Module.train)
+        self.accuracy.update({f"{s}_{name}": TopKAccuracy(k) for s in ("val", "test") for name, k in (("top1", 1), ("top5", k5))})
+
+    def head_modules(self) -> list[nn.Module]:
+        return [self.head]
+
+    def setup(self, stage: str) -> None:
+        super().setup(stage)
+        classes = getattr(self.trainer.datamodule, "num_classes", None) if self.trainer is not None else None
+        if classes is not None and classes != self.head_cfg.num_classes:
+            raise ValueError(
+                f"the data has {classes} classes but the head has {self.head_cfg.num_classes}: set "
+                f"--model.init_args.head.num_classes {classes}"
+            )
+
+    def forward(self, x: Tensor, rate: float | Tensor = 1.0) -> Tensor:
+        """x: (N, M, T, J, 3) → logits (N, classes); rate: float or (N,)."""
+        n, m = x.shape[:2]
+        if isinstance(rate, Tensor):
+            rate = rate.repeat_interleave(m)  # (N·M,): each person runs at its clip's rate
+        rep = self.backbone.representation(x.flatten(0, 1), rate)  # (N·M, T, J, D)
+        return self.head(rep.unflatten(0, (n, m)))  # (N, M, T, J, D) → (N, classes)
+
+    def _step(self, batch: dict, split: str) -> Tensor:
+        x, labels = batch[schema.INPUT], batch[schema.LABEL].long()
+        rate = 1.0 if self.reference_fps is None else self.reference_fps / batch[schema.FPS].to(x.device, torch.float32)
+        logits = self(x, rate)
+        loss = F.cross_entropy(logits, labels, label_smoothing=self.label_smoothing)
+        n = x.shape[0]
+        self.log(f"{split}/loss", loss, batch_size=n, prog_bar=split == "train")
+        for name in ("top1", "top5"):
+            if f"{split}_{name}" in self.accuracy:
+                metric = self.accuracy[f"{split}_{name}"]
+                metric.update(logits, labels)
+                self.log(f"{split}/{name}", metric, batch_size=n, prog_bar=split != "train" and name == "top1")
+        return loss
