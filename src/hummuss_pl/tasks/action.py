@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from hummuss_pl.data import schema
 from hummuss_pl.metrics import TopKAccuracy
-from hummuss_pl.models import HumMUSS
 from hummuss_pl.models.heads import ActionHead, ActionHeadConfig
 
 from .base import BackboneConfig, BackboneTask, OptimConfig, allow_in_checkpoints
@@ -47,13 +45,12 @@ class ActionTask(BackboneTask):
     ) -> None:
         super().__init__(backbone, optim, pretrained)
         self.save_hyperparameters()
-        if reference_fps is not None and not isinstance(self.backbone, HumMUSS):
-            raise ValueError("reference_fps needs a HumMUSS backbone: MotionBERT has no frame-rate parameter")
+        self._set_reference_fps(reference_fps)
         if not 0 <= label_smoothing < 1:
             raise ValueError(f"label_smoothing must be in [0, 1); got {label_smoothing}")
         self.head_cfg = replace(head, num_joints=self.backbone_cfg.num_joints, dim_rep=self.backbone_cfg.dim_rep)
         self.head = ActionHead(self.head_cfg)
-        self.label_smoothing, self.reference_fps = label_smoothing, reference_fps
+        self.label_smoothing = label_smoothing
         self.backbone.head.requires_grad_(False)  # the lifting head takes no part (DDP needs every grad)
         k5 = min(5, self.head_cfg.num_classes)  # top-5 (top-k with k = classes when fewer)
         self.accuracy = nn.ModuleDict({"train_top1": TopKAccuracy(1)})  # ("train" itself is taken by Module.train)
@@ -81,8 +78,7 @@ class ActionTask(BackboneTask):
 
     def _step(self, batch: dict, split: str) -> Tensor:
         x, labels = batch[schema.INPUT], batch[schema.LABEL].long()
-        rate = 1.0 if self.reference_fps is None else self.reference_fps / batch[schema.FPS].to(x.device, torch.float32)
-        logits = self(x, rate)
+        logits = self(x, self.clip_rate(batch))
         loss = F.cross_entropy(logits, labels, label_smoothing=self.label_smoothing)
         n = x.shape[0]
         self.log(f"{split}/loss", loss, batch_size=n, prog_bar=split == "train")

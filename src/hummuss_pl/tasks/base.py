@@ -16,6 +16,7 @@ import torch
 from lightning.pytorch.utilities import rank_zero_info
 from torch import nn
 
+from hummuss_pl.data import schema
 from hummuss_pl.models import HumMUSS, HumMUSSConfig, MotionBERT, MotionBERTConfig, load_motionbert_checkpoint, param_groups
 
 BackboneConfig = HumMUSSConfig | MotionBERTConfig
@@ -157,6 +158,21 @@ class BackboneTask(L.LightningModule):
         self.optim_cfg = optim
         self.pretrained = pretrained
         self._pretrained_loaded = False
+
+    def _set_reference_fps(self, reference_fps: float | None) -> None:
+        """Per-clip frame rates (`clip_rate`) need a model with a rate: HumMUSS."""
+        if reference_fps is not None:
+            if not isinstance(self.backbone, HumMUSS):
+                raise ValueError("reference_fps needs a HumMUSS backbone: MotionBERT has no frame-rate parameter")
+            if not reference_fps > 0:
+                raise ValueError(f"reference_fps must be > 0; got {reference_fps}")
+        self.reference_fps = reference_fps
+
+    def clip_rate(self, batch: dict) -> float | torch.Tensor:
+        """Each clip's rate = reference_fps / its fps ((B,) tensor), or 1.0 without reference_fps."""
+        if self.reference_fps is None:
+            return 1.0
+        return self.reference_fps / batch[schema.FPS].to(self.device, torch.float32)
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         # Preset names may change meaning in later versions: checkpoints keep the resolved config.

@@ -14,7 +14,6 @@ from torch import Tensor
 from hummuss_pl.data import schema
 from hummuss_pl.losses import PoseLossConfig, loss_2d, loss_3d
 from hummuss_pl.metrics import MPJPE, root_relative
-from hummuss_pl.models import HumMUSS
 
 from .base import BackboneConfig, BackboneTask, OptimConfig, allow_in_checkpoints
 
@@ -51,24 +50,18 @@ class PretrainTask(BackboneTask):
     ) -> None:
         super().__init__(backbone, optim, pretrained)
         self.save_hyperparameters()
-        if reference_fps is not None and not isinstance(self.backbone, HumMUSS):
-            raise ValueError("reference_fps needs a HumMUSS backbone: MotionBERT has no frame-rate parameter")
+        self._set_reference_fps(reference_fps)
         if loss_2d_weight < 0:
             raise ValueError(f"loss_2d_weight must be >= 0; got {loss_2d_weight}")
-        self.loss_cfg, self.loss_2d_weight, self.reference_fps = loss, loss_2d_weight, reference_fps
+        self.loss_cfg, self.loss_2d_weight = loss, loss_2d_weight
         self.mpjpe = torch.nn.ModuleDict({split: MPJPE() for split in ("val", "test")})
-
-    def _rate(self, batch: dict) -> float | Tensor:
-        if self.reference_fps is None:
-            return 1.0
-        return self.reference_fps / batch[schema.FPS].to(self.device, torch.float32)
 
     def forward(self, x: Tensor, rate: float | Tensor = 1.0) -> Tensor:
         return self.backbone(x, rate)
 
     def _step(self, batch: dict, split: str) -> Tensor:
         x = batch[schema.INPUT]  # (B, T, J, 3), corrupted during training
-        pred = root_relative(self(x, self._rate(batch)))  # (B, T, J, 3)
+        pred = root_relative(self(x, self.clip_rate(batch)))  # (B, T, J, 3)
         has_3d = batch[schema.HAS_3D].bool()
         total = pred.new_zeros(())
         if has_3d.any():
