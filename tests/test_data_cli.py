@@ -57,7 +57,23 @@ def test_check_results_count_clips(data_root):
     assert results["MB3D_f243s81/AMASS"].splits == {"train": "3 clips × 9 frames"}
     assert results["InstaVariety"].splits["train"].startswith("2 clips, 230 frames")
     assert results["3DPW mesh"].splits["train"].startswith("5 clips, 50 frames")  # (40, 10) frames, stride 8
+    smpl = results.pop("SMPL model files")  # the fixture root has mesh data but no SMPL files
+    assert smpl.status == "incomplete" and smpl.problems == [
+        "missing mesh/SMPL_NEUTRAL.pkl", "missing mesh/J_regressor_h36m_correct.npy", "missing mesh/smpl_mean_params.npz"]
     assert all(r.status == "ok" for r in results.values())
+
+
+def test_check_loads_the_smpl_files_the_mesh_task_needs(tmp_path):
+    from smpl_fixture import write_smpl_files
+
+    files = write_smpl_files(tmp_path / "mesh")
+    [smpl] = check_root(tmp_path)
+    assert (smpl.dataset, smpl.status, smpl.problems) == ("SMPL model files", "ok", [])
+    assert smpl.splits["model"] == "6890 vertices, 24 joints"
+    np.save(files["regressor"], np.zeros((17, 100)))
+    [smpl] = check_root(tmp_path)
+    assert smpl.status == "malformed" and "J_regressor_h36m_correct.npy" in smpl.problems[0]
+    assert "(17, 6890)" in smpl.problems[0]
 
 
 def test_check_exits_1_on_a_malformed_file(tmp_path, wide, capsys):

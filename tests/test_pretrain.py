@@ -1,6 +1,11 @@
-"""Pretraining end to end: the CLI on the quickstart and paper configs, the curriculum, resume."""
+"""Pretraining end to end: the quickstart config through the CLI, both curriculum phases, and
+`--ckpt_path last` resuming the newest run directory exactly."""
 
+import warnings
+from pathlib import Path
 
+import pytest
+import torch
 from helpers import run_cli
 
 
@@ -17,3 +22,33 @@ def test_quickstart_config_runs_both_curriculum_phases(tmp_path):
     run = tmp_path / "checkpoints" / "quickstart" / "version_0"
     assert (run / "last.ckpt").is_file() and (run / "config-fit.yaml").is_file()
     assert any(p.name.startswith("best-") for p in run.iterdir())
+
+
+QUICK = ["--config", "experiments/quickstart.yaml", "--trainer.limit_train_batches", "2", "--trainer.limit_val_batches", "1",
+         "--data.init_args.num_workers", "0", "--trainer.enable_progress_bar", "false", "--trainer.callbacks", "[]", "--trainer.logger", "false",
+         "--data.init_args.phases", '[{"start_epoch": 0, "sources": ["synthetic_3d"]}, {"start_epoch": 1, "sources": ["synthetic_3d", "synthetic_2d"]}]']  # fmt: skip
+
+
+def weights(path: Path) -> dict[str, torch.Tensor]:
+    return torch.load(path, map_location="cpu", weights_only=False)["state_dict"]
+
+
+def test_ckpt_path_last_resumes_the_newest_run_exactly(tmp_path):
+    for name in ("resumed", "straight"):
+        (tmp_path / name).mkdir()
+    with pytest.raises(FileNotFoundError, match="no earlier run"):
+        run_cli(["fit", *QUICK, "--ckpt_path", "last"], tmp_path / "resumed")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        run_cli(["fit", *QUICK, "--trainer.max_epochs", "1"], tmp_path / "resumed")
+    assert not [w for w in caught if "exists and is not empty" in str(w.message)]  # a fresh run dir is not "reused"
+    cli = run_cli(["fit", *QUICK, "--trainer.max_epochs", "2", "--ckpt_path", "last"], tmp_path / "resumed")
+    runs = tmp_path / "resumed" / "checkpoints" / "quickstart"
+    assert sorted(p.name for p in runs.iterdir()) == ["version_0"]  # resumed in place, no version_1
+    assert cli.trainer.current_epoch == 2 and cli.trainer.global_step == 4 and cli.datamodule.phase_index == 1
+    run_cli(["fit", *QUICK, "--trainer.max_epochs", "2"], tmp_path / "straight")
+    resumed = weights(runs / "version_0" / "last.ckpt")
+    straight = weights(tmp_path / "straight" / "checkpoints" / "quickstart" / "version_0" / "last.ckpt")
+    assert resumed.keys() == straight.keys()
+    for key in straight:
+        torch.testing.assert_close(resumed[key], straight[key], rtol=0, atol=0, msg=key)

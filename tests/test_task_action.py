@@ -78,7 +78,8 @@ def test_a_tiny_model_learns_synthetic_actions(tmp_path):
 def test_class_count_mismatch_is_reported(tmp_path):
     dm = ActionDataModule(synthetic=True, synthetic_corpus=SyntheticConfig(num_clips=8, clip_len=5, layout="action"), batch_size=2, num_workers=0)
     task = ActionTask("hummuss-tiny-causal", head=ActionHeadConfig(num_classes=60))
-    trainer = L.Trainer(fast_dev_run=1, logger=False, enable_progress_bar=False, use_distributed_sampler=False)
+    trainer = L.Trainer(fast_dev_run=1, logger=False, enable_progress_bar=False, use_distributed_sampler=False,
+                        enable_checkpointing=False, default_root_dir=tmp_path)
     with pytest.raises(ValueError, match="10 classes but the head has 60"):
         trainer.fit(task, dm)
 

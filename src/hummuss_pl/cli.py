@@ -6,7 +6,7 @@
     hummuss test --config experiments/finetune/pose3d_3dhp.yaml --ckpt_path checkpoints/.../best.ckpt
 
 Every run writes to `checkpoints/<experiment>/<version>/`: `last.ckpt`, the best checkpoint by the
-experiment's monitored metric, `config.yaml` (the resolved configuration) and, with the W&B logger,
+experiment's monitored metric, `config-<subcommand>.yaml` (the resolved configuration) and, with the W&B logger,
 its offline/online run. `--experiment` names the run family (set in each experiment YAML);
 `--version` defaults to a new `version_N`, or to the newest existing one with `--ckpt_path last`.
 """
@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+import warnings
 from pathlib import Path
 
 import yaml
@@ -101,6 +102,10 @@ class HummussCLI(LightningCLI):
         resume_last = self.subcommand == "fit" and config.get("ckpt_path") == "last"
         self.run_dir = run_dir(config.experiment, config.version, resume_last)
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        if not any(self.run_dir.glob("*.ckpt")):
+            # The config file and the W&B run land in the run directory before ModelCheckpoint looks at
+            # it; with no checkpoint there, its "exists and is not empty" warning would be noise.
+            warnings.filterwarnings("ignore", re.escape("Checkpoint directory ") + ".*" + re.escape(f"{self.run_dir} exists and is not empty"))
         trainer = config.trainer
         if trainer.get("default_root_dir") in (None, os.getcwd()):
             trainer.default_root_dir = str(self.run_dir)

@@ -11,6 +11,7 @@ works as it is), plus the 3DHP npz files:
       motion2d/posetrack18_annotations/train/*.json                      PoseTrack18
       motion2d/InstaVariety/{motion_all,id_all}.npy                      InstaVariety
       mesh/mesh_det_{pw3d,coco,h36m}[_w_hybrik_pred...].pkl              3DPW / COCO / H36M mesh
+      mesh/{SMPL_NEUTRAL.pkl,J_regressor_h36m_correct.npy,smpl_mean_params.npz}   SMPL files
       action/ntu{60,120}_hrnet.pkl                                       NTU RGB+D (pyskl)
 
 DataModules take paths from `dataset_path(root, key)` so they and `check` always agree.
@@ -24,6 +25,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
+
+import numpy as np
 
 from .motionbert_clips import DataFormatError, MissingDataError, ReadReport, list_clip_files, load_pickle, read_clip
 
@@ -67,6 +70,10 @@ LAYOUT: dict[str, DatasetLayout] = {
         ("motion2d/InstaVariety/motion_all.npy", "motion2d/InstaVariety/id_all.npy"), "instavariety",
     ),
     **{k: DatasetLayout(t, f"mesh/{f}", (f"mesh/{f}",), "mesh-3dpw-coco-h36m") for k, (t, f) in _MESH.items()},
+    "smpl": DatasetLayout(
+        "SMPL model files", "mesh",
+        ("mesh/SMPL_NEUTRAL.pkl", "mesh/J_regressor_h36m_correct.npy", "mesh/smpl_mean_params.npz"), "mesh-3dpw-coco-h36m",
+    ),
     "ntu60": DatasetLayout("NTU RGB+D 60", "action/ntu60_hrnet.pkl", ("action/ntu60_hrnet.pkl",), "ntu-rgbd-60120-pyskl"),
     "ntu120": DatasetLayout("NTU RGB+D 120", "action/ntu120_hrnet.pkl", ("action/ntu120_hrnet.pkl",), "ntu-rgbd-60120-pyskl"),
 }  # fmt: skip
@@ -130,6 +137,24 @@ def _check_mb3d(data_root: Path, root: Path, max_files: int | None) -> list[Chec
     return results
 
 
+def _check_smpl(res: CheckResult, folder: Path) -> None:
+    from ..models.heads import load_mean_params
+    from ..models.smpl import SMPL, load_smpl_model_file
+    from .modules.mesh import smpl_files
+
+    files = smpl_files(folder)
+    if files.model.is_file():
+        model = load_smpl_model_file(files.model)
+        vertices, joints = np.asarray(model["v_template"]).shape[0], np.asarray(model["kintree_table"]).shape[-1]
+        res.splits["model"] = f"{vertices} vertices, {joints} joints"
+        if files.regressor.is_file():
+            SMPL(files.model, files.regressor)  # checks the regressor's (17, vertices) shape
+            res.splits["regressor"] = f"17 H36M joints × {vertices} vertices"
+    if files.mean_params.is_file():
+        load_mean_params(files.mean_params)
+        res.splits["mean params"] = "pose (24 × 6D), shape (10)"
+
+
 def _check_one(key: str, root: Path) -> CheckResult:
     from .amass import AMASSJoints, AMASSJointsConfig
     from .h36m import H36MSource, H36MSourceConfig
@@ -178,6 +203,8 @@ def _check_one(key: str, root: Path) -> CheckResult:
                 raise DataFormatError(path, "missing or empty 'split' dict")
             for split in sorted(splits):
                 _note(res, split, NTUAction(NTUConfig(str(path), split), data=data).report, "samples")
+        elif key == "smpl":  # what the mesh tasks need; each present file is loaded as MeshTask would
+            _check_smpl(res, path)
         else:
             raise KeyError(key)
     except Exception as e:  # noqa: BLE001 - every failure is reported in the table
