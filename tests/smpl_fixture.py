@@ -84,7 +84,7 @@ def _write_chumpy_flavoured(path: Path, data: dict, chumpy_keys: tuple[str, ...]
     saved = {name: sys.modules.get(name) for name in names}
     package, module, ops = (types.ModuleType(name) for name in names)
     module.Ch, ops.add, package.ch, package.ch_ops = Ch, add, module, ops
-    sys.modules.update(zip(names, (package, module, ops)))
+    sys.modules.update(zip(names, (package, module, ops), strict=True))
     try:
         wrapped = {k: Ch(v) if k in chumpy_keys else v for k, v in data.items()}
         if expression_key is not None:

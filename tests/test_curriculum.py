@@ -70,7 +70,7 @@ def test_resumed_run_ends_with_the_weights_of_an_uninterrupted_run(tmp_path, int
 
     assert min(seen.per_epoch) == interrupt_after  # it did resume, not restart
     assert seen.per_epoch[3] == {True, False} and dm.phase_index == 1
-    for (name, a), (_, b) in zip(straight.state_dict().items(), resumed.state_dict().items()):
+    for (name, a), (_, b) in zip(straight.state_dict().items(), resumed.state_dict().items(), strict=True):
         assert torch.equal(a, b), name
 
 

@@ -56,7 +56,7 @@ def test_training_split_gives_every_rank_the_same_number_of_batches():
     sizes = [23, 9]
     ranks = [SourceBatchSampler(sizes, 2, drop_last=True, seed=7, rank=r, world_size=3) for r in range(3)]
     per_rank = [list(s) for s in ranks]
-    assert len({len(p) for p in per_rank}) == 1 and all(len(p) == len(s) for p, s in zip(per_rank, ranks))
+    assert len({len(p) for p in per_rank}) == 1 and all(len(p) == len(s) for p, s in zip(per_rank, ranks, strict=True))
     seen = [i for p in per_rank for b in p for i in b]
     assert len(seen) == len(set(seen))  # no item on two ranks
     single = SourceBatchSampler(sizes, 2, drop_last=True, seed=7)

@@ -95,7 +95,7 @@ def test_bone_lengths_constant_per_subject_and_symmetric():
     assert np.abs(lengths - lengths[:, :1]).max() < 1e-4  # rigid bones over time (float32 rounding only)
     per_clip = lengths[:, 0]
     by_subject: dict[int, list[np.ndarray]] = {}
-    for s, l in zip(b[SUBJECT], per_clip):
+    for s, l in zip(b[SUBJECT], per_clip, strict=True):
         by_subject.setdefault(int(s), []).append(l)
     assert len(by_subject) == 4
     for ls in by_subject.values():  # one skeleton per subject, whatever the clip or camera
@@ -247,7 +247,7 @@ def test_deterministic_and_independent_of_batching_and_workers():
     np_state, torch_state = np.random.get_state()[1].copy(), torch.get_rng_state().clone()
     single = [a[i] for i in (9, 2, 5)]
     together = b.__getitems__([9, 2, 5])
-    for s, t in zip(single, together):
+    for s, t in zip(single, together, strict=True):
         np.testing.assert_allclose(s[schema.INPUT], t[schema.INPUT], atol=1e-6)
         assert s[SUBJECT] == t[SUBJECT] and s[schema.LABEL] == t[schema.LABEL]
     # no global random state was read or changed

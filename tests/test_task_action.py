@@ -108,5 +108,5 @@ def test_recipe_on_ntu_files_then_test_and_reload(ntu_root, tmp_path):
     assert test.trainer.callback_metrics["test/top1"] == fit.trainer.callback_metrics["val/top1"]
     reloaded = ActionTask.load_from_checkpoint(ckpt)
     assert reloaded.backbone_cfg == fit.model.backbone_cfg
-    for (name, a), (_, b) in zip(fit.model.state_dict().items(), reloaded.state_dict().items()):
+    for (name, a), (_, b) in zip(fit.model.state_dict().items(), reloaded.state_dict().items(), strict=True):
         assert torch.equal(a, b), name

@@ -127,7 +127,7 @@ def require_array(
         arr = np.asarray(value)
     except Exception as e:  # ragged lists and the like
         raise DataFormatError(path, f"{name}: cannot be read as an array ({e})") from e
-    ok = arr.ndim == len(shape) and all(s is None or s == n for s, n in zip(shape, arr.shape))
+    ok = arr.ndim == len(shape) and all(s is None or s == n for s, n in zip(shape, arr.shape, strict=True))
     if not ok:
         want = "(" + ", ".join("N" if s is None else str(s) for s in shape) + ")"
         raise DataFormatError(path, f"{name}: expected shape {want}; got {tuple(arr.shape)}")
@@ -226,7 +226,7 @@ def split_clips(
     ends = np.concatenate([change, [len(ids)]])
     clips: list[np.ndarray] = []
     window = np.arange(n_frames, dtype=np.int64)
-    for s, e in zip(starts.tolist(), ends.tolist()):
+    for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
         length = e - s
         report.videos += 1
         if length < n_frames:

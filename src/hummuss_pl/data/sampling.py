@@ -78,7 +78,7 @@ class SourceBatchSampler(Sampler[list[int]]):
         gen = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
         batches: list[list[int]] = []
         dropped = 0
-        for size, weight, offset, batch_size in zip(self.sizes, self.weights, self.offsets, self.batch_sizes):
+        for size, weight, offset, batch_size in zip(self.sizes, self.weights, self.offsets, self.batch_sizes, strict=True):
             draws = (self._draws(size, weight, gen) + offset).tolist()
             for start in range(0, len(draws), batch_size):
                 chunk = draws[start : start + batch_size]

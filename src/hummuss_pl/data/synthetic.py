@@ -754,7 +754,7 @@ def _project(pos: np.ndarray, cams: dict[str, np.ndarray], cfg: SyntheticConfig)
         scale_mm = 1000.0 / s[:, 0].astype(np.float64)
     inp = np.empty((x.shape[1], x.shape[2], x.shape[0], 3), np.float32)  # (B, T, J, 3)
     label = np.empty_like(inp)
-    for i, (a, b) in enumerate(zip((ix, iy, None), (lx, ly, lz))):  # (J, B, T) → (B, T, J)
+    for i, (a, b) in enumerate(zip((ix, iy, None), (lx, ly, lz), strict=True)):  # (J, B, T) → (B, T, J)
         inp[..., i] = 1.0 if a is None else a.transpose(1, 2, 0)
         label[..., i] = b.transpose(1, 2, 0)
     return inp, label, scale_mm

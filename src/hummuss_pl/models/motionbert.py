@@ -277,7 +277,7 @@ class MotionBERT(nn.Module):
         frames = x.shape[1]
         h = self.joints_embed(x) + self.pos_embed + self.temp_embed[:, :frames]  # (B, F, J, C)
         causal = self.cfg.causal
-        for i, (blk_st, blk_ts) in enumerate(zip(self.blocks_st, self.blocks_ts)):
+        for i, (blk_st, blk_ts) in enumerate(zip(self.blocks_st, self.blocks_ts, strict=True)):
             h = self._fuse(i, blk_st(h, causal), blk_ts(h, causal))
         return self.pre_logits(self.norm(h))
 
@@ -321,7 +321,7 @@ class MotionBERT(nn.Module):
     def _step(self, x: Tensor, cache: list[tuple[Tensor, Tensor]], t: int) -> Tensor:
         """`step_representation` without the checks (the KV streamer has made them)."""
         h = self.joints_embed(x) + self.pos_embed[0] + self.temp_embed[0, t]  # (B, J, C)
-        for i, (blk_st, blk_ts) in enumerate(zip(self.blocks_st, self.blocks_ts)):
+        for i, (blk_st, blk_ts) in enumerate(zip(self.blocks_st, self.blocks_ts, strict=True)):
             x_st = blk_st.step(h, *cache[2 * i], t)
             x_ts = blk_ts.step(h, *cache[2 * i + 1], t)
             h = self._fuse(i, x_st, x_ts)
