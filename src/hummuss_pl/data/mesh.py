@@ -105,8 +105,9 @@ class MeshClips(Dataset):
     """Sample keys: INPUT (T, 17, 3), SMPL_POSE (T, 72), SMPL_SHAPE (T, 10), [HYBRIK_POSE (T, 72),
     HYBRIK_SHAPE (T, 10)], HAS_3D False, FPS, SCALE_MM 1.0, SOURCE "pw3d" | "coco" | "h36m_mesh"."""
 
-    def __init__(self, config: MeshConfig, data: dict | None = None) -> None:
-        """`data`: the already unpickled file (to read both splits without loading it again)."""
+    def __init__(self, config: MeshConfig, data: dict | None = None, source: str | None = None) -> None:
+        """`data`: the already unpickled file (to read both splits without loading it again).
+        `source`: the SOURCE label of every sample (None: the dataset's own, see above)."""
         self.config = config
         name = config.name
         path = require_file(config.path, f"mesh pickle ({name})", ANCHOR)
@@ -134,9 +135,9 @@ class MeshClips(Dataset):
         if self.hybrik:
             self.arrays[schema.HYBRIK_POSE] = require_array(d["pred_smpl_pose"], (n, 72), path, f"{split}/pred_smpl_pose").astype(np.float32)
             self.arrays[schema.HYBRIK_SHAPE] = require_array(d["pred_smpl_shape"], (n, 10), path, f"{split}/pred_smpl_shape").astype(np.float32)
-        source = require_array(d["source"], (n,), path, f"{split}/source", numeric=False)
-        self.clips, rep = split_clips(source, config.frames, config.clip_stride)
-        self.source_name = "h36m_mesh" if name == "h36m" else name
+        videos = require_array(d["source"], (n,), path, f"{split}/source", numeric=False)
+        self.clips, rep = split_clips(videos, config.frames, config.clip_stride)
+        self.source_name = source or ("h36m_mesh" if name == "h36m" else name)
         self.fps = MESH_FPS[name]
         self.report = ReadReport(self.source_name, str(path), items=len(self.clips), frames=n, frames_dropped=rep.frames_dropped)
         if rep.resampled_videos:

@@ -189,9 +189,7 @@ class MeshDataModule(_SourceDataModule):
             for split in sorted(splits, reverse=True):  # train, then test
                 config = MeshConfig(path, split, dataset=name, clip_len=self.clip_len, hybrik=hybrik,
                                     stride=self.train_stride if split == "train" else None)
-                dataset = MeshClips(config, data=data)
-                if self.synthetic:
-                    dataset.source_name = f"{SOURCE_NAME}_{name}"  # say so in every sample
+                dataset = MeshClips(config, data=data, source=f"{SOURCE_NAME}_{name}" if self.synthetic else None)
                 if split == "train":
                     self.train_sets[name] = dataset
                 else:
