@@ -89,3 +89,34 @@ def test_bad_phases_raise():
         PretrainDataModule(sources=[SourceConfig("synthetic"), SourceConfig("synthetic")])
     with pytest.raises(ValueError, match="unknown data source"):
         PretrainDataModule(sources=[SourceConfig("amass3"), SourceConfig("synthetic")]).setup("fit")
+
+
+class NoiseSeen(L.Callback):
+    """Records, per source alias flag, whether corruption changed the input's x, y (noise only)."""
+
+    def __init__(self) -> None:
+        self.changed: dict[bool, set[bool]] = {True: set(), False: set()}
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        from hummuss_pl.data.modules.pretrain import CLEAN_INPUT
+
+        moved = (batch[schema.INPUT][..., :2] != batch[CLEAN_INPUT][..., :2]).flatten(1).any(1)  # (B,)
+        for flag, m in zip(batch[schema.NOISE].tolist(), moved.tolist(), strict=True):
+            self.changed[flag].add(m)
+
+
+def test_sources_without_noise_are_only_masked_and_flipped(tmp_path):
+    from hummuss_pl.data.corruption import CorruptionConfig
+    from hummuss_pl.data.modules.base import source_noise
+
+    assert not source_noise(SourceConfig("instavariety")) and source_noise(SourceConfig("posetrack"))
+    assert source_noise(SourceConfig("instavariety", noise=True)) and not source_noise(SourceConfig("amass", noise=False))
+    sources = [
+        SourceConfig("synthetic", alias="noisy", clip_len=9, options={"num_clips": 16}),
+        SourceConfig("synthetic", alias="clean", use_3d=False, noise=False, clip_len=9, options={"num_clips": 16, "seed": 1}),
+    ]
+    only_noise = CorruptionConfig(mask_joint_ratio=0.0, flip_prob=0.0)
+    dm = PretrainDataModule(sources=sources, phases=[Phase(0, ("noisy", "clean"))], corruption=only_noise, batch_size=4, num_workers=0)
+    seen = NoiseSeen()
+    trainer(tmp_path, 1, [seen]).fit(task(), dm)
+    assert seen.changed == {True: {True}, False: {False}}

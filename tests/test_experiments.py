@@ -56,8 +56,9 @@ def test_all_four_pretraining_sources_train_together(data_root, tmp_path):
     )  # fmt: skip
     loader = cli.datamodule.train_dataloader()
     for batch in loader:
-        seen.update(batch["source"])
-    assert {"amass", "mpi_inf_3dhp", "posetrack", "instavariety"} <= seen
+        seen.update(zip(batch["source"], batch["noise"].tolist(), strict=True))
+    # keypoint noise for every source but InstaVariety (detections already), as MotionBERT does
+    assert seen == {("amass", True), ("mpi_inf_3dhp", True), ("posetrack", True), ("instavariety", False)}
     metrics = cli.trainer.callback_metrics
     assert "train/loss_2d" in metrics and "train/loss_3d" in metrics and "val/mpjpe" in metrics
 

@@ -16,6 +16,8 @@ Pose / pretraining samples
     FPS        float      frame rate of the clip as stored
     SCALE_MM   float      millimetres per normalised unit (1.0 when the source has no metric scale)
     SOURCE     str        dataset name, e.g. "amass", "mpi_inf_3dhp", "synthetic"
+    NOISE      bool       pretraining training clips only: corruption may add keypoint noise
+                           (SourceConfig.noise; False for detected keypoints such as InstaVariety)
 
 Action samples (NTU)
     INPUT      (M, T, J, 3)  M = 2 persons (a missing second person is all zeros)
@@ -38,6 +40,7 @@ SMPL_POSE = "smpl_pose"
 SMPL_SHAPE = "smpl_shape"
 HYBRIK_POSE = "hybrik_pose"
 HYBRIK_SHAPE = "hybrik_shape"
+NOISE = "noise"
 VALID = "valid"  # (T,) bool: frames that count in evaluation (MPI-INF-3DHP test)
 
 

@@ -36,6 +36,9 @@ class SourceConfig:
     weight: passes over the source per epoch (0.5: a random half; 2: twice).
     clip_len: frames per clip where the reader cuts clips (None: the reader's default).
     use_3d: False turns a 3D-labelled source into a 2D-only one (it then trains L_2D).
+    noise: whether pretraining corruption adds keypoint noise to its clips (masking and flipping
+        apply regardless); None: the source's default (all but InstaVariety, whose keypoints are
+        detections already: MotionBERT's `has_gt=False`).
     path: file or folder overriding the default location under the data root.
     options: further keyword arguments for the reader (see its config class).
     """
@@ -45,6 +48,7 @@ class SourceConfig:
     weight: float = 1.0
     clip_len: int | None = None
     use_3d: bool = True
+    noise: bool | None = None
     path: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
 
@@ -63,6 +67,7 @@ class SourceSpec:
     build: SourceFactory
     has_3d: bool  # whether its samples carry 3D labels
     eval_split: str | None = "test"  # held-out split for validation; None: no held-out data
+    noise: bool = True  # default of SourceConfig.noise: False for detected (already noisy) keypoints
 
 
 def _path(cfg: SourceConfig, data_root: str | None, layout_key: str) -> str:
@@ -142,7 +147,7 @@ SOURCES: dict[str, SourceSpec] = {
     "h36m_source": SourceSpec(_h36m_source, has_3d=True, eval_split="test"),  # h36m_sh_conf_cam_source_final.pkl
     "mpi_inf_3dhp": SourceSpec(_mpi_inf_3dhp, has_3d=True, eval_split="test"),
     "posetrack": SourceSpec(_posetrack, has_3d=False, eval_split=None),
-    "instavariety": SourceSpec(_instavariety, has_3d=False, eval_split=None),
+    "instavariety": SourceSpec(_instavariety, has_3d=False, eval_split=None, noise=False),
 }
 
 
@@ -157,28 +162,35 @@ def _spec(cfg: SourceConfig) -> SourceSpec:
     return SOURCES[cfg.name]
 
 
-class Only2D(Dataset):
-    """A 3D-labelled dataset seen as 2D-only: HAS_3D False, TARGET_3D zeroed."""
+class SourceView(Dataset):
+    """`inner` as its SourceConfig asks: 2D-only (HAS_3D False, TARGET_3D zeroed) and/or with fixed
+    extra entries in every sample (e.g. schema.NOISE)."""
 
-    def __init__(self, inner: Dataset) -> None:
-        self.inner = inner
+    def __init__(self, inner: Dataset, only_2d: bool = False, extra: dict | None = None) -> None:
+        self.inner, self.only_2d, self.extra = inner, only_2d, dict(extra or {})
 
     def __len__(self) -> int:
         return len(self.inner)
 
     def describe(self) -> str:
-        return f"{self.inner.describe()} (used as 2D-only)"
+        return self.inner.describe() + (" (used as 2D-only)" if self.only_2d else "")
 
     def __getitem__(self, index: int) -> dict:
-        item = dict(self.inner[index])
-        item[schema.HAS_3D] = False
-        item[schema.TARGET_3D] = np.zeros_like(item[schema.TARGET_3D])
+        item = {**self.inner[index], **self.extra}
+        if self.only_2d:
+            item[schema.HAS_3D] = False
+            item[schema.TARGET_3D] = np.zeros_like(item[schema.TARGET_3D])
         return item
 
 
-def build_source(cfg: SourceConfig, data_root: str | None, split: str) -> Dataset:
+def build_source(cfg: SourceConfig, data_root: str | None, split: str, extra: dict | None = None) -> Dataset:
+    """The dataset of source `cfg` for `split`; `extra`: entries added to every sample."""
     dataset = _spec(cfg).build(cfg, data_root, split)
-    return dataset if cfg.use_3d else Only2D(dataset)
+    return dataset if cfg.use_3d and not extra else SourceView(dataset, only_2d=not cfg.use_3d, extra=extra)
+
+
+def source_noise(cfg: SourceConfig) -> bool:
+    return _spec(cfg).noise if cfg.noise is None else cfg.noise
 
 
 def source_has_3d(cfg: SourceConfig) -> bool:

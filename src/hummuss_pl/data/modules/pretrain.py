@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from lightning.pytorch.utilities import rank_zero_info
 from torch.utils.data import DataLoader, Dataset
 
+from .. import schema
 from ..corruption import CorruptionConfig, corrupt_batch
-from .base import SourceConfig, _SourceDataModule, _spec, build_source, source_has_3d
+from .base import SourceConfig, _SourceDataModule, _spec, build_source, source_has_3d, source_noise
 
 CLEAN_INPUT = "clean_input"  # the 2D input before corruption (target of L_2D), flipped with it
 
@@ -93,7 +94,7 @@ class PretrainDataModule(_SourceDataModule):
                 "with reload_dataloaders_every_n_epochs=1 (--trainer.reload_dataloaders_every_n_epochs 1)"
             )
         if stage == "fit" and not self._train:
-            self._train = {s.key: build_source(s, self.data_root, "train") for s in self.sources}
+            self._train = {s.key: build_source(s, self.data_root, "train", {schema.NOISE: source_noise(s)}) for s in self.sources}
             for s in self.sources:
                 if len(self._train[s.key]) == 0:
                     raise ValueError(f"source {s.key!r} has no training clips")
@@ -133,4 +134,5 @@ class PretrainDataModule(_SourceDataModule):
         if trainer is None or not trainer.training:
             return batch
         gen = self._batch_generator()  # corruption replays exactly on resume
-        return corrupt_batch(batch, self.corruption, CLEAN_INPUT, generator=gen)  # flip, keep clean, corrupt
+        # flip, keep the clean input, corrupt (noise only where the clip's source allows it)
+        return corrupt_batch(batch, self.corruption, CLEAN_INPUT, generator=gen, noisy=batch[schema.NOISE])
