@@ -15,11 +15,15 @@ export WANDB_MODE ?= offline
 
 STAMP := $(VENV)/.hummuss-installed
 
-.PHONY: help install pretrain finetune test test-fast bench bench-streaming clean
+# The runnable fine-tuning recipes (the other files in experiments/finetune/ are their shared parts);
+# each also has its own target: make finetune-pose3d_3dhp DATA_ROOT=/data PRETRAINED=ckpt
+FINETUNES := pose3d_3dhp pose3d_3dhp_scratch mesh_3dpw mesh_3dpw_hybrik action_ntu60_xsub action_ntu60_xview
+
+.PHONY: help install pretrain finetune $(addprefix finetune-,$(FINETUNES)) test test-fast bench bench-streaming clean
 
 help:
 	@echo "make pretrain [DATA_ROOT=/data MODEL=hummuss_causal|hummuss_bidirectional|motionbert_causal|motionbert_bidirectional] [CONFIG=...] [DEVICES=4] [ARGS=...]"
-	@echo "make finetune TASK=pose3d_3dhp|pose3d_3dhp_scratch|mesh_3dpw|mesh_3dpw_hybrik|action_ntu60_xsub|action_ntu60_xview DATA_ROOT=/data [PRETRAINED=ckpt]"
+	@echo "make finetune TASK=<recipe> DATA_ROOT=/data [PRETRAINED=ckpt]   (or make finetune-<recipe> ...); recipes: $(FINETUNES)"
 	@echo "make test | test-fast | bench-streaming | install | clean"
 
 # --- training ------------------------------------------------------------------------------
@@ -40,8 +44,11 @@ pretrain: $(STAMP)
 	$(PY) -m hummuss_pl fit --config $(CONFIG) $(DATA_ARG) $(DIST_ARG) $(ARGS)
 
 finetune: $(STAMP)
-	@test -n "$(TASK)" || { echo "set TASK=<file in experiments/finetune/ without .yaml>"; exit 2; }
+	@test -n "$(filter $(TASK),$(FINETUNES))" || { echo "set TASK to one of: $(FINETUNES)"; exit 2; }
 	$(PY) -m hummuss_pl fit --config experiments/finetune/$(TASK).yaml $(DATA_ARG) $(PRETRAINED_ARG) $(DIST_ARG) $(ARGS)
+
+$(addprefix finetune-,$(FINETUNES)): finetune-%:
+	@$(MAKE) --no-print-directory finetune TASK=$*
 
 $(STAMP): setup.cfg pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)

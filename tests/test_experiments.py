@@ -31,6 +31,13 @@ def test_every_experiment_file_is_a_valid_configuration(path, tmp_path, capsys):
     assert config["model"]["class_path"].startswith("hummuss_pl.tasks.")
 
 
+def test_makefile_has_a_target_for_every_fine_tuning_recipe():
+    makefile = (EXPERIMENTS.parent / "Makefile").read_text()
+    [line] = [line for line in makefile.splitlines() if line.startswith("FINETUNES :=")]
+    recipes = {p.stem for p in EXPERIMENT_FILES if p.parent.name == "finetune"}
+    assert set(line.split(":=")[1].split()) == recipes
+
+
 @pytest.mark.parametrize("name", PRETRAIN)
 def test_pretrain_recipe_runs_on_the_official_formats(name, data_root, tmp_path):
     cli = run_cli(
