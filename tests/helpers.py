@@ -36,3 +36,15 @@ def run_cli(args: list[str], cwd: Path):
             return HummussCLI(args=args)
     finally:
         sys.argv = saved
+
+
+def read_predictions(cli) -> dict:
+    """The one file a `hummuss predict` run wrote (callbacks.PredictionWriter), loaded."""
+    import torch
+
+    from hummuss_pl.callbacks import PredictionWriter
+
+    [writer] = [c for c in cli.trainer.callbacks if isinstance(c, PredictionWriter)]
+    [path] = writer.written
+    assert path.parent.name == cli.run_dir.name and path.name == "predictions.pt"
+    return torch.load(path, weights_only=False)

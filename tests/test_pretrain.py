@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import run_cli
+from helpers import read_predictions, run_cli
+
+from hummuss_pl.metrics import root_relative
 
 
 def test_quickstart_config_runs_both_curriculum_phases(tmp_path):
@@ -52,3 +54,26 @@ def test_ckpt_path_last_resumes_the_newest_run_exactly(tmp_path):
     assert resumed.keys() == straight.keys()
     for key in straight:
         torch.testing.assert_close(resumed[key], straight[key], rtol=0, atol=0, msg=key)
+
+
+def test_predict_writes_the_models_outputs_for_the_held_out_clips(tmp_path):
+    from torch.utils.data import ConcatDataset
+
+    from hummuss_pl.data import schema
+    from hummuss_pl.tasks.pretrain import PretrainTask
+
+    run_cli(["fit", *QUICK, "--trainer.max_epochs", "1"], tmp_path)
+    ckpt = tmp_path / "checkpoints" / "quickstart" / "version_0" / "last.ckpt"
+    cli = run_cli(["predict", *QUICK, "--ckpt_path", str(ckpt)], tmp_path)
+    assert cli.run_dir.name == "version_1" and not list(cli.run_dir.glob("*.ckpt"))  # predict writes no checkpoints
+    out = read_predictions(cli)
+    held_out = ConcatDataset(cli.datamodule._val)
+    assert sorted(out["index"].tolist()) == list(range(len(held_out)))
+    assert out["pose_3d"].shape == (len(held_out), 27, 17, 3) and set(out["source"]) == {"synthetic"}
+    task = PretrainTask.load_from_checkpoint(ckpt).eval()
+    for row in (0, len(held_out) - 1):
+        item = held_out[int(out["index"][row])]
+        with torch.no_grad():
+            expected = root_relative(task(torch.as_tensor(item[schema.INPUT])[None]))[0]
+        torch.testing.assert_close(out["pose_3d"][row], expected)
+        assert float(out["scale_mm"][row]) == pytest.approx(item[schema.SCALE_MM])

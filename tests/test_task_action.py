@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from fixtures import write_ntu
-from helpers import run_cli
+from helpers import read_predictions, run_cli
 from hummuss_pl.data import schema
 from hummuss_pl.data.modules.action import ActionDataModule
 from hummuss_pl.data.synthetic import SyntheticConfig
@@ -106,6 +106,10 @@ def test_recipe_on_ntu_files_then_test_and_reload(ntu_root, tmp_path):
     assert ckpt.is_file()
     test = run_cli(["test", *args, "--ckpt_path", str(ckpt)], tmp_path)
     assert test.trainer.callback_metrics["test/top1"] == fit.trainer.callback_metrics["val/top1"]
+    out = read_predictions(run_cli(["predict", *args, "--ckpt_path", str(ckpt)], tmp_path))
+    assert out["logits"].shape == (len(out["label"]), 60) and torch.equal(out["predicted"], out["logits"].argmax(-1))
+    top1 = 100 * (out["predicted"] == out["label"]).double().mean()
+    assert float(top1) == pytest.approx(float(test.trainer.callback_metrics["test/top1"]))
     reloaded = ActionTask.load_from_checkpoint(ckpt)
     assert reloaded.backbone_cfg == fit.model.backbone_cfg
     for (name, a), (_, b) in zip(fit.model.state_dict().items(), reloaded.state_dict().items(), strict=True):

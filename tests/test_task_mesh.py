@@ -16,7 +16,7 @@ import pytest
 import roma
 import torch
 from fixtures import write_mesh
-from helpers import run_cli
+from helpers import read_predictions, run_cli
 from smpl_fixture import write_smpl_files
 
 from hummuss_pl.data import schema
@@ -430,6 +430,17 @@ def test_fit_test_and_reload_on_fixture_files(tmp_path, data_root, config):
         with torch.no_grad():
             loaded.update_metrics(loaded.predict_mesh(b2, flip=True)[1], loaded.target_mesh(b2), "test")
     assert float(metrics["test/mpjpe"]) == pytest.approx(float(loaded.mpjpe["test"].compute()), rel=1e-4)
+
+    # `hummuss predict`: SMPL parameters (axis-angle, as the mesh files) and the evaluated joints per clip
+    out = read_predictions(run_cli(["predict", *cli_args(config, backbone, "--data.init_args.data_root", str(data_root),
+                                                         "--ckpt_path", str(run / "last.ckpt"))], tmp_path))  # fmt: skip
+    n, t = len(dm.test_set), batch[schema.INPUT].shape[1]
+    assert sorted(out["index"].tolist()) == list(range(n))
+    assert out["smpl_pose"].shape == (n, t, 72) and out["smpl_shape"].shape == (n, t, 10) and out["joints_mm"].shape == (n, t, 17, 3)
+    first = out["index"] < len(batch[schema.INPUT])  # the rows of the batch predicted above
+    order = out["index"][first].argsort()
+    torch.testing.assert_close(out["joints_mm"][first][order], mesh_b.joints, rtol=1e-4, atol=1e-3)
+    torch.testing.assert_close(out["smpl_pose"][first][order], roma.rotmat_to_rotvec(b.rotmat).flatten(-2), rtol=1e-4, atol=1e-5)
 
 
 def test_smpl_runs_in_float32_under_mixed_precision(smpl_dir):

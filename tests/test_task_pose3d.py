@@ -18,8 +18,9 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from fixtures import mpi_pose_2d, mpi_pose_3d, write_3dhp
-from helpers import run_cli
+from helpers import read_predictions, run_cli
 from hummuss_pl.data import schema
+from hummuss_pl.metrics import root_relative
 from hummuss_pl.data.modules import PretrainDataModule, SourceConfig
 from hummuss_pl.data.modules.pose3d import Pose3DDataModule
 from hummuss_pl.tasks.pose3d import Pose3DTask
@@ -323,6 +324,19 @@ def test_recipe_on_3dhp_files_then_test_and_reload(data_root, tmp_path):
     result = {k: float(v) for k, v in test.trainer.callback_metrics.items()}
     for name in ("mpjpe", "pck", "auc"):  # the checkpoint reproduces the validation of the epoch it ends
         assert result[f"test/{name}"] == pytest.approx(val[f"val/{name}"], rel=1e-6)
+
+    # `hummuss predict` writes one row per test window; its valid rows score what the test reported
+    out = read_predictions(run_cli(["predict", *common, "--ckpt_path", best], tmp_path))
+    windows = test.datamodule.test_windows
+    assert sorted(out["index"].tolist()) == list(range(len(windows)))
+    assert out["pose_3d_mm"].shape == (len(windows), 17, 3) and len(out["sequence"]) == len(out["frame"]) == len(windows)
+    items = [windows[i] for i in out["index"].tolist()]
+    assert out["sequence"] == [item["sequence"] for item in items] and out["frame"].tolist() == [item["frame"] for item in items]
+    target = torch.stack([torch.as_tensor(it[schema.TARGET_3D][it["target_index"]]) * it[schema.SCALE_MM] for it in items])
+    keep = out["valid"]
+    assert keep.all()  # one window per valid frame (invalid frames serve only as context)
+    mpjpe = (out["pose_3d_mm"][keep] - root_relative(target)[keep]).norm(dim=-1).mean()
+    assert float(mpjpe) == pytest.approx(result["test/mpjpe"], rel=1e-5)
 
     reloaded = Pose3DTask.load_from_checkpoint(best)
     assert reloaded.backbone_cfg == fit.model.backbone_cfg

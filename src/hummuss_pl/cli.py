@@ -4,10 +4,12 @@
     hummuss fit --config experiments/pretrain/hummuss_causal.yaml --data.init_args.data_root /data
     hummuss fit --config experiments/quickstart.yaml --ckpt_path last        # resume the newest run
     hummuss test --config experiments/finetune/pose3d_3dhp.yaml --ckpt_path checkpoints/.../best.ckpt
+    hummuss predict --config experiments/finetune/pose3d_3dhp.yaml --ckpt_path checkpoints/.../best.ckpt
 
 Every run writes to `checkpoints/<experiment>/<version>/`: `last.ckpt`, the best checkpoint by the
 experiment's monitored metric, `config-<subcommand>.yaml` (the resolved configuration) and, with the W&B logger,
-its offline/online run. `--experiment` names the run family (set in each experiment YAML);
+its offline/online run; `predict` writes `predictions.pt` there (`callbacks.PredictionWriter`).
+`--experiment` names the run family (set in each experiment YAML);
 `--version` defaults to a new `version_N`, or to the newest existing one with `--ckpt_path last`.
 """
 
@@ -27,6 +29,7 @@ from lightning.pytorch.cli import LightningCLI, SaveConfigCallback
 from lightning.pytorch.loggers import WandbLogger
 from lightning.pytorch.utilities import rank_zero_info
 
+from hummuss_pl.callbacks import PredictionWriter
 from hummuss_pl.tasks.base import BackboneTask
 
 CHECKPOINT_ROOT = Path("checkpoints")
@@ -114,8 +117,16 @@ class HummussCLI(LightningCLI):
         for callback in checkpoints:
             if callback.init_args.get("dirpath") is None:
                 callback.init_args.dirpath = str(self.run_dir)
-        if not checkpoints and trainer.get("enable_checkpointing", True) is not False:
-            trainer.callbacks = [*callbacks, self._checkpoint_config(config)]
+        if self.subcommand != "fit" and not checkpoints:
+            trainer.enable_checkpointing = False  # validate / test / predict write no checkpoints, so the
+            # checkpoint callback's saved state has nothing to go to (Lightning would warn about that)
+            warnings.filterwarnings("ignore", re.escape("Be aware that when using `ckpt_path`, callbacks used to create the checkpoint"))
+        elif not checkpoints and trainer.get("enable_checkpointing", True) is not False:
+            callbacks = trainer.callbacks = [*callbacks, self._checkpoint_config(config)]
+        writers = [c for c in callbacks if str(c.get("class_path", "")).endswith("PredictionWriter")]
+        if self.subcommand == "predict" and not writers:
+            writer = Namespace(class_path="hummuss_pl.callbacks.PredictionWriter", init_args=Namespace(output_dir=str(self.run_dir)))
+            trainer.callbacks = [*callbacks, writer]
         logger = trainer.get("logger")
         for entry in logger if isinstance(logger, list) else [logger]:
             if hasattr(entry, "get") and str(entry.get("class_path", "")).endswith("WandbLogger"):
@@ -162,8 +173,8 @@ class HummussCLI(LightningCLI):
         if ckpt is not None and ckpt.last_model_path:
             lines.append(f"  last checkpoint: {ckpt.last_model_path}  (resume: add --ckpt_path last)")
         for logger in self.trainer.loggers:
-            if isinstance(logger, WandbLogger) and logger.experiment is not None and hasattr(logger.experiment, "dir"):
-                mode = os.environ.get("WANDB_MODE", "online")
+            mode = os.environ.get("WANDB_MODE", "online")
+            if isinstance(logger, WandbLogger) and mode != "disabled" and logger.experiment is not None and hasattr(logger.experiment, "dir"):
                 hint = "  (upload later with `wandb sync <dir>`)" if mode == "offline" else ""
                 lines.append(f"  W&B run ({mode}): {Path(logger.experiment.dir).parent}{hint}")
         rank_zero_info("\n".join(lines))
@@ -173,6 +184,12 @@ class HummussCLI(LightningCLI):
 
     def after_test(self) -> None:
         self._summary("Test")
+
+    def after_predict(self) -> None:
+        self._summary("Prediction")
+        files = [p for c in self.trainer.callbacks if isinstance(c, PredictionWriter) for p in c.written]
+        if files and self.trainer.is_global_zero:
+            rank_zero_info("  predictions: " + ", ".join(map(str, files)) + "  (torch.load: a dict of per-sample entries)")
 
 
 def main(args: list[str] | None = None) -> None:

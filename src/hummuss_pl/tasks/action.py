@@ -76,6 +76,12 @@ class ActionTask(BackboneTask):
         rep = self.backbone.representation(x.flatten(0, 1), rate)  # (N·M, T, J, D)
         return self.head(rep.unflatten(0, (n, m)))  # (N, M, T, J, D) → (N, classes)
 
+    def predictions(self, batch: dict) -> dict[str, Tensor]:
+        """logits (N, classes), predicted (N,) top-1 class, and label (N,) where the data has labels."""
+        logits = self(batch[schema.INPUT], self.clip_rate(batch))
+        out = {"logits": logits, "predicted": logits.argmax(-1)}
+        return out | ({"label": batch[schema.LABEL]} if schema.LABEL in batch else {})
+
     def _step(self, batch: dict, split: str) -> Tensor:
         x, labels = batch[schema.INPUT], batch[schema.LABEL].long()
         logits = self(x, self.clip_rate(batch))

@@ -215,3 +215,15 @@ class BackboneTask(L.LightningModule):
 
     def test_step(self, batch: dict, batch_idx: int) -> None:
         self._step(batch, "test")
+
+    def predictions(self, batch: dict) -> dict[str, torch.Tensor | list]:
+        """The task's outputs for a batch, per sample (each task documents its keys)."""
+        raise NotImplementedError(f"{type(self).__name__} has no predictions")
+
+    @torch.no_grad()
+    def predict_step(self, batch: dict, batch_idx: int, dataloader_idx: int = 0) -> dict[str, torch.Tensor | list]:
+        """One batch of `hummuss predict`: the SOURCE label of each sample and `predictions(batch)`,
+        on the CPU (`callbacks.PredictionWriter` gathers them into one file)."""
+        out = {schema.SOURCE: batch[schema.SOURCE]} if schema.SOURCE in batch else {}
+        out.update(self.predictions(batch))
+        return {k: v.detach().cpu() if isinstance(v, torch.Tensor) else v for k, v in out.items()}

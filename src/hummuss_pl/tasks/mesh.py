@@ -41,6 +41,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+import roma
 import torch
 from lightning.pytorch.utilities import rank_zero_info
 from torch import Tensor, nn
@@ -230,6 +231,14 @@ class MeshTask(BackboneTask):
     def target_mesh(self, batch: dict) -> SMPLOutput:
         """Ground truth: the neutral SMPL on the batch's SMPL_POSE (N, T, 72) and SMPL_SHAPE (N, T, 10)."""
         return self.run_smpl(batch[schema.SMPL_POSE], batch[schema.SMPL_SHAPE])
+
+    def predictions(self, batch: dict) -> dict[str, Tensor]:
+        """Per clip and frame: smpl_pose (N, T, 72) axis-angle and smpl_shape (N, T, 10), the input's
+        SMPL parameters (the mesh files' convention; vertices = `run_smpl(smpl_pose, smpl_shape)`),
+        and joints_mm (N, T, 17, 3), the evaluated H36M joints (flip-averaged with flip_test)."""
+        params, mesh = self.predict_mesh(batch, flip=self.flip_test)
+        pose = roma.rotmat_to_rotvec(params.rotmat).flatten(-2)  # (N, T, 24, 3) → (N, T, 72)
+        return {"smpl_pose": pose, "smpl_shape": params.betas, "joints_mm": mesh.joints}
 
     # ------------------------------------------------------------------------------------ metrics
     def update_metrics(self, pred: SMPLOutput, target: SMPLOutput, split: str) -> None:

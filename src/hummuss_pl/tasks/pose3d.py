@@ -29,7 +29,7 @@ from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor
 
 from hummuss_pl.data import schema
-from hummuss_pl.data.mpi_inf_3dhp import TARGET_INDEX
+from hummuss_pl.data.mpi_inf_3dhp import FRAME, SEQUENCE, TARGET_INDEX
 from hummuss_pl.data.skeleton import flip_h36m
 from hummuss_pl.losses import PoseLossConfig, loss_3d
 from hummuss_pl.metrics import AUC, MPJPE, PCK, root_relative
@@ -143,6 +143,13 @@ class Pose3DTask(BackboneTask):
         scale = torch.as_tensor(batch[schema.SCALE_MM], device=x.device).to(pred.dtype)[:, None, None]  # (B, 1, 1) mm per unit
         keep = torch.as_tensor(batch[schema.VALID], device=x.device).bool()[rows, index]  # (B,)
         return pred * scale, target * scale, keep
+
+    def predictions(self, batch: dict) -> dict[str, Tensor | list]:
+        """Per test window, as evaluated: pose_3d_mm (B, 17, 3) root-relative at the evaluated frame
+        (flip-averaged with flip_test), valid (B,) whether that frame counts, sequence and frame
+        (its index in the sequence)."""
+        pred, _, keep = self.predict_windows(batch)
+        return {"pose_3d_mm": pred, "valid": keep, SEQUENCE: batch[SEQUENCE], FRAME: batch[FRAME]}
 
     # ------------------------------------------------------------------------------------ step
     def _step(self, batch: dict, split: str) -> Tensor | None:

@@ -59,6 +59,12 @@ class PretrainTask(BackboneTask):
     def forward(self, x: Tensor, rate: float | Tensor = 1.0) -> Tensor:
         return self.backbone(x, rate)
 
+    def predictions(self, batch: dict) -> dict[str, Tensor]:
+        """pose_3d (B, T, 17, 3): root-relative 3D in the data's normalised units; scale_mm (B,): mm
+        per unit (1.0 for sources without a metric scale)."""
+        pred = root_relative(self(batch[schema.INPUT], self.clip_rate(batch)))  # (B, T, J, 3)
+        return {"pose_3d": pred, "scale_mm": batch[schema.SCALE_MM]}
+
     def _step(self, batch: dict, split: str) -> Tensor:
         x = batch[schema.INPUT]  # (B, T, J, 3), corrupted during training
         pred = root_relative(self(x, self.clip_rate(batch)))  # (B, T, J, 3)

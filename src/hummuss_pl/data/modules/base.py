@@ -7,6 +7,7 @@ package defaults set it). Every source can be replaced by the synthetic corpus.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -223,6 +224,12 @@ class _SourceDataModule(L.LightningDataModule):
                 "use_distributed_sampler=False (the package defaults do; --trainer.use_distributed_sampler false)"
             )
         return trainer.global_rank, trainer.world_size
+
+    def predict_dataloader(self) -> DataLoader | list:
+        """`hummuss predict` runs on the held-out split the module tests on. (Lightning cannot tell
+        that SourceBatchSampler's evaluation mode returns every item and would warn about it.)"""
+        warnings.filterwarnings("ignore", "You are using a custom batch sampler `SourceBatchSampler` for prediction")
+        return self.test_dataloader()
 
     def _batch_generator(self) -> torch.Generator:
         """A CPU generator for this training batch's augmentation, a function of (seed, epoch, batch,

@@ -205,7 +205,7 @@ class MeshDataModule(_SourceDataModule):
                 "h36m_epochs null to keep H36M in every epoch"
             )
         stages = {"fit"} if stage == "fit" and not self.train_sets else set()
-        if self.test_set is None and stage in ("fit", "validate", "test"):
+        if self.test_set is None and stage in ("fit", "validate", "test", "predict"):
             stages.add("test")
         if not stages:
             return

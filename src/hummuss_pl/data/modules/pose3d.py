@@ -140,7 +140,7 @@ class Pose3DDataModule(_SourceDataModule):
                     f"Pose3DDataModule: {len(self.train_set)} training clips make no full batch of batch_size={self.batch_size}; "
                     "lower batch_size or train_stride"
                 )
-        if stage in ("fit", "validate", "test") and self.test_windows is None:
+        if stage in ("fit", "validate", "test", "predict") and self.test_windows is None:
             self.test_windows = self._build_test()
 
     # ------------------------------------------------------------------------------------ loaders

@@ -100,7 +100,7 @@ class PretrainDataModule(_SourceDataModule):
                     raise ValueError(f"source {s.key!r} has no training clips")
                 if s.name == "synthetic":
                     rank_zero_info(self._train[s.key].describe())
-        if stage in ("fit", "validate", "test") and not self._val:
+        if stage in ("fit", "validate", "test", "predict") and not self._val:
             self._val = [build_source(s, self.data_root, split) for s, split in self._held_out()]
 
     def _held_out(self) -> list[tuple[SourceConfig, str]]:
