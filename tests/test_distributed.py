@@ -46,8 +46,8 @@ def test_two_process_ddp_fit_and_exact_validation(tmp_path):
     ckpt = tmp_path / "checkpoints" / "quickstart" / "version_0" / "last.ckpt"
     assert ckpt.is_file()
 
-    # The same checkpoint validated on 1 and on 2 processes over the whole held-out split (256
-    # clips in batches of 60: 5 batches, the last one short, 3 on one rank and 2 on the other):
+    # The same checkpoint validated on 1 and on 2 processes over the whole held-out split (128
+    # clips = 1024 // 8, in batches of 60: 3 batches, the last one short, 2 on one rank and 1 on the other):
     # sum-state metrics over a sampler that neither pads nor drops give the same number.
     for devices in (1, 2):
         hummuss(["validate", *QUICK, "--ckpt_path", str(ckpt), "--trainer.devices", str(devices), "--trainer.strategy", "ddp" if devices > 1 else "auto",
@@ -55,3 +55,14 @@ def test_two_process_ddp_fit_and_exact_validation(tmp_path):
                  "--trainer.logger.save_dir", str(tmp_path / f"csv{devices}")], tmp_path)  # fmt: skip
     one, two = logged(tmp_path / "csv1", "val/mpjpe"), logged(tmp_path / "csv2", "val/mpjpe")
     assert one == pytest.approx(two, rel=1e-12, abs=0)
+
+    # predict on 2 processes: each rank writes its share; together they cover the split exactly once
+    import torch
+
+    hummuss(["predict", *QUICK, "--ckpt_path", str(ckpt), "--trainer.devices", "2", "--trainer.strategy", "ddp",
+             "--data.init_args.batch_size", "60", "--version", "predict2"], tmp_path)  # fmt: skip
+    run = tmp_path / "checkpoints" / "quickstart" / "predict2"
+    parts = [torch.load(run / f"predictions-rank{r}.pt", weights_only=False) for r in (0, 1)]
+    indices = sorted(i for part in parts for i in part["index"].tolist())
+    assert indices == list(range(128)) and [len(p["index"]) for p in parts] == [60 + 8, 60]  # batches 0 + 2, batch 1
+    assert all(p["pose_3d"].shape[0] == len(p["index"]) for p in parts)
