@@ -125,7 +125,7 @@ class MeshClips(Dataset):
             if j2d.shape[-1] < 2:
                 raise DataFormatError(path, f"{split}/joint_2d: expected (N, 17, 2); got {j2d.shape}")
             res_w, res_h = config.res or MESH_RESOLUTION[name]
-            xy = j2d[..., :2].astype(np.float32) / res_w * 2 - np.array([1, res_h / res_w], np.float32)
+            xy = schema.normalize_screen(j2d[..., :2], res_w, res_h)
         conf = np.clip(conf.reshape(n, 17, 1).astype(np.float32), 0, 1)
         self.input = np.concatenate([xy.astype(np.float32), conf], -1)  # (N, 17, 3)
         self.arrays = {

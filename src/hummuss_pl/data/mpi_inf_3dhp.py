@@ -81,8 +81,8 @@ def image_size(sequence: str) -> tuple[int, int]:
 
 
 def normalize_3dhp_2d(xy: np.ndarray, w: int, h: int) -> np.ndarray:
-    """(..., 2) pixels → x / w · 2 − 1, y / w · 2 − h / w."""
-    return (np.asarray(xy, np.float32) / w * 2 - np.array([1, h / w], np.float32)).astype(np.float32)
+    """(..., 2) pixels → x / w · 2 − 1, y / w · 2 − h / w (`schema.normalize_screen`)."""
+    return schema.normalize_screen(xy, w, h)
 
 
 def normalize_3dhp_3d(xyz_mm: np.ndarray, w: int) -> np.ndarray:

@@ -44,6 +44,14 @@ NOISE = "noise"
 VALID = "valid"  # (T,) bool: frames that count in evaluation (MPI-INF-3DHP test)
 
 
+def normalize_screen(xy, width: float, height: float):
+    """(..., 2) pixels → MotionBERT's normalised screen units: x / W · 2 − 1, y / W · 2 − H / W
+    (the image width spans [−1, 1]; y keeps the aspect ratio). float32 numpy."""
+    import numpy as np
+
+    return (np.asarray(xy, np.float32) / width * 2 - np.array([1, height / width], np.float32)).astype(np.float32)
+
+
 def sample_2d_only(keypoints, fps: float, source: str) -> dict:
     """The sample dict of a clip without 3D labels: INPUT = keypoints (T, J, 3), zero TARGET_3D."""
     import numpy as np

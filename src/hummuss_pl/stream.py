@@ -1,0 +1,163 @@
+"""`hummuss-stream`: run a causal checkpoint over a keypoint sequence one frame at a time, as it
+would run behind a live camera, and report the per-frame latency.
+
+    hummuss-stream CKPT KEYPOINTS.npy [--out OUT.npy] [--fps 50 | --timestamps T.npy]
+                   [--train-fps 30] [--image-size W H] [--mode window|kv] [--device cuda]
+
+KEYPOINTS  .npy of shape (T, 17, 3) (x, y, confidence) or (T, 17, 2) (confidence 1), H36M-17
+           order, in MotionBERT's normalised screen units (x / W · 2 − 1, y / W · 2 − H / W), or in
+           pixels with --image-size W H. (S, T, 17, C) streams S people side by side.
+CKPT       a checkpoint of PretrainTask or Pose3DTask (the 3D lifting tasks) with a causal backbone:
+           HumMUSS runs its recurrent step; causal MotionBERT a sliding window (--mode window,
+           --window W) or a KV cache (--mode kv, at most maxlen frames).
+Frame rate HumMUSS runs every step at rate = train_fps / fps (--fps), or per frame from camera
+           timestamps in seconds (--timestamps: rate_k = (t_k − t_{k−1}) · train_fps, frame 0 uses
+           the first interval). train_fps is --train-fps or the checkpoint's `reference_fps`.
+           Without either option every step runs at rate 1 (the training frame spacing).
+OUT        .npy like the input with 3 channels: root-relative 3D joints in normalised units, the
+           output at frame t computed from frames ≤ t only (default: KEYPOINTS with suffix _3d.npy).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from hummuss_pl.data import schema
+from hummuss_pl.metrics import root_relative
+from hummuss_pl.models import HumMUSS
+from hummuss_pl.tasks import BackboneTask, Pose3DTask, PretrainTask
+
+TASKS: dict[str, type[BackboneTask]] = {"pretrain": PretrainTask, "pose3d": Pose3DTask}
+
+
+def fail(message: str) -> SystemExit:
+    return SystemExit(f"hummuss-stream: {message}")
+
+
+def load_task(path: Path, task: str | None, device: str) -> BackboneTask:
+    """The lifting task of checkpoint `path`, causal, in eval mode on `device`."""
+    if not path.is_file():
+        raise fail(f"checkpoint not found: {path}")
+    class_path = torch.load(path, map_location="cpu", weights_only=False).get("hyper_parameters", {}).get("_class_path")
+    by_path = {f"{cls.__module__}.{cls.__name__}": cls for cls in TASKS.values()}
+    if task is not None:
+        cls = TASKS[task]
+    elif class_path is None:
+        raise fail(f"{path} does not say which task wrote it (no hyper_parameters._class_path): pass --task {'|'.join(TASKS)}")
+    elif class_path not in by_path:
+        raise fail(f"{path} is a {class_path} checkpoint; streaming needs a 3D lifting task ({', '.join(by_path)})")
+    else:
+        cls = by_path[class_path]
+    model = cls.load_from_checkpoint(path, map_location=device).eval()
+    if not model.backbone_cfg.causal:
+        raise fail(f"{path} has a bidirectional backbone, which needs the whole clip: stream a causal model, "
+                   "or run `hummuss predict` for offline clips")  # fmt: skip
+    return model
+
+
+def read_keypoints(path: Path, image_size: tuple[float, float] | None) -> tuple[np.ndarray, bool]:
+    """(S, T, 17, 3) float32 normalised keypoints from a (T | S, T, 17, 2 | 3) .npy file, and whether
+    the file held a single stream (T, 17, C)."""
+    if not path.is_file():
+        raise fail(f"keypoint file not found: {path}")
+    x = np.load(path, allow_pickle=False)
+    if x.ndim not in (3, 4) or x.shape[-2] != 17 or x.shape[-1] not in (2, 3) or 0 in x.shape:
+        raise fail(f"{path}: expected keypoints of shape (T, 17, 3|2) or (S, T, 17, 3|2) in H36M-17 order; got {x.shape}")
+    if not np.isfinite(x).all():
+        raise fail(f"{path}: contains NaN or infinite values; mark missing joints with confidence 0 instead")
+    single = x.ndim == 3
+    x = x.astype(np.float32)[None] if single else x.astype(np.float32)  # (S, T, 17, C)
+    xy, conf = x[..., :2], x[..., 2:] if x.shape[-1] == 3 else np.ones_like(x[..., :1])
+    if image_size is not None:
+        xy = schema.normalize_screen(xy, *image_size)
+    return np.concatenate([xy, conf], -1), single
+
+
+def frame_rates(frames: int, fps: float | None, timestamps: Path | None, train_fps: float | None) -> list[float | None]:
+    """The rate of each step (None: the training rate)."""
+    if fps is None and timestamps is None:
+        return [None] * frames
+    if train_fps is None:
+        raise fail("--fps / --timestamps need the frame rate the model was trained at: pass --train-fps "
+                   "(the checkpoint has no reference_fps)")  # fmt: skip
+    if fps is not None:
+        if fps <= 0:
+            raise fail(f"--fps must be > 0; got {fps}")
+        return [train_fps / fps] * frames
+    if not timestamps.is_file():
+        raise fail(f"timestamp file not found: {timestamps}")
+    t = np.load(timestamps, allow_pickle=False).astype(np.float64)
+    if t.shape != (frames,):
+        raise fail(f"{timestamps}: expected one timestamp (seconds) per frame, shape ({frames},); got {t.shape}")
+    if frames < 2:
+        raise fail(f"{timestamps}: timestamps need at least two frames to give an interval")
+    dt = np.diff(t)
+    if not (dt > 0).all():
+        raise fail(f"{timestamps}: timestamps must increase strictly (first bad pair at frame {int(np.argmax(dt <= 0)) + 1})")
+    return [float(d * train_fps) for d in np.concatenate([dt[:1], dt])]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="hummuss-stream", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("checkpoint", type=Path)
+    parser.add_argument("keypoints", type=Path)
+    parser.add_argument("--out", type=Path, default=None, help="output .npy (default: <keypoints>_3d.npy)")
+    rate = parser.add_mutually_exclusive_group()
+    rate.add_argument("--fps", type=float, default=None, help="frame rate of the keypoints (HumMUSS)")
+    rate.add_argument("--timestamps", type=Path, default=None, help=".npy (T,) seconds per frame (HumMUSS)")
+    parser.add_argument("--train-fps", type=float, default=None, help="frame rate of the training data (default: the checkpoint's reference_fps)")
+    parser.add_argument("--image-size", type=float, nargs=2, metavar=("W", "H"), default=None, help="keypoints are pixels in a W × H image")
+    parser.add_argument("--mode", choices=("window", "kv"), default=None, help="MotionBERT: sliding-window recompute (default) or KV cache")
+    parser.add_argument("--window", type=int, default=None, help="MotionBERT window: frames of context (default maxlen)")
+    parser.add_argument("--task", choices=sorted(TASKS), default=None, help="for checkpoints not written by the hummuss CLI")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    args = parser.parse_args(argv)
+
+    task = load_task(args.checkpoint, args.task, args.device)
+    x, single = read_keypoints(args.keypoints, args.image_size)  # (S, T, 17, 3)
+    streams, frames = x.shape[:2]
+    is_hummuss = isinstance(task.backbone, HumMUSS)
+    if is_hummuss and (args.mode is not None or args.window is not None):
+        raise fail("--mode / --window are MotionBERT options; HumMUSS streams with its recurrent step")
+    if not is_hummuss and (args.fps is not None or args.timestamps is not None):
+        raise fail("MotionBERT has no frame-rate parameter: --fps / --timestamps apply to HumMUSS checkpoints only")
+    rates = frame_rates(frames, args.fps, args.timestamps, args.train_fps or getattr(task, "reference_fps", None))
+    options = {} if is_hummuss else {"mode": args.mode or "window", "window": args.window}
+    streamer = task.backbone.streamer(streams, device=args.device, **options)
+
+    inputs = torch.from_numpy(x).to(args.device)
+    outputs, latency = [], []
+    sync = torch.cuda.synchronize if args.device.startswith("cuda") else (lambda: None)
+    with torch.inference_mode():
+        for t in range(frames):
+            sync()
+            start = time.perf_counter()
+            y = streamer.push(inputs[:, t], rate=rates[t])  # (S, 17, 3)
+            sync()
+            latency.append(time.perf_counter() - start)
+            outputs.append(root_relative(y).float().cpu())
+    out = torch.stack(outputs, 1).numpy()  # (S, T, 17, 3)
+    path = args.out or args.keypoints.with_name(f"{args.keypoints.stem}_3d.npy")
+    np.save(path, out[0] if single else out)
+
+    ms = 1000 * np.asarray(latency[1:] if frames > 1 else latency)  # the first push also warms up
+    kind = type(streamer).__name__
+    print(f"{frames} frames × {streams} stream(s) through {kind} on {args.device}: per frame median "
+          f"{np.median(ms):.2f} ms, p95 {np.percentile(ms, 95):.2f} ms, max {ms.max():.2f} ms "
+          f"(first frame {1000 * latency[0]:.2f} ms)")  # fmt: skip
+    if args.fps is not None:
+        budget = 1000 / args.fps
+        verdict = "keeps up with" if np.percentile(ms, 95) <= budget else "is slower than"
+        print(f"  p95 {verdict} {args.fps:g} fps ({budget:.1f} ms per frame)")
+    print(f"  3D poses (root-relative, normalised units): {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
