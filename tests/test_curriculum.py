@@ -120,3 +120,11 @@ def test_sources_without_noise_are_only_masked_and_flipped(tmp_path):
     seen = NoiseSeen()
     trainer(tmp_path, 1, [seen]).fit(task(), dm)
     assert seen.changed == {True: {True}, False: {False}}
+
+
+def test_predict_without_held_out_data_says_so():
+    only_2d = SourceConfig("synthetic", use_3d=False, clip_len=9, options={"num_clips": 8})
+    dm = PretrainDataModule(sources=[only_2d], phases=[Phase(0, ("synthetic",))], batch_size=4, num_workers=0)
+    dm.setup("predict")
+    with pytest.raises(ValueError, match="no held-out data to predict on"):
+        dm.predict_dataloader()

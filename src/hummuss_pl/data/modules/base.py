@@ -229,7 +229,11 @@ class _SourceDataModule(L.LightningDataModule):
         """`hummuss predict` runs on the held-out split the module tests on. (Lightning cannot tell
         that SourceBatchSampler's evaluation mode returns every item and would warn about it.)"""
         warnings.filterwarnings("ignore", "You are using a custom batch sampler `SourceBatchSampler` for prediction")
-        return self.test_dataloader()
+        loader = self.test_dataloader()
+        if isinstance(loader, list) and not loader:
+            raise ValueError(f"{type(self).__name__} has no held-out data to predict on: none of its sources has a "
+                             "test split (PretrainDataModule: name them in val_sources)")
+        return loader
 
     def _batch_generator(self) -> torch.Generator:
         """A CPU generator for this training batch's augmentation, a function of (seed, epoch, batch,
