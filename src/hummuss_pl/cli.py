@@ -33,6 +33,10 @@ from hummuss_pl.callbacks import PredictionWriter
 from hummuss_pl.tasks.base import BackboneTask
 
 CHECKPOINT_ROOT = Path("checkpoints")
+
+# Lightning 2.6's own use of a torch.utils._pytree API that torch 2.13 deprecates: nothing a user
+# can act on, printed on every run.
+warnings.filterwarnings("ignore", re.escape("`isinstance(treespec, LeafSpec)` is deprecated"))
 DEFAULTS = Path(__file__).parent / "configs" / "defaults.yaml"
 
 
