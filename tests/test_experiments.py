@@ -79,3 +79,20 @@ def test_pretrain_recipe_runs_with_the_paper_backbone(data_root, tmp_path):
     )  # fmt: skip
     assert cli.trainer.state.finished
     assert sum(p.numel() for p in cli.model.parameters()) == 15_611_149
+
+
+def test_a_recipe_without_its_data_says_what_to_set(tmp_path, monkeypatch):
+    from hummuss_pl.cli import main, user_error
+
+    args = ["fit", "--config", str(EXPERIMENTS / "finetune" / "pose3d_3dhp.yaml")]
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as done:  # the message, not pages of jsonargparse traceback
+        main(args)
+    assert str(done.value.code).startswith("hummuss: error: Pose3DDataModule needs data_root")
+    monkeypatch.setenv("HUMMUSS_TRACEBACK", "1")
+    with pytest.raises(ValueError, match="Does not validate"):  # everything, on request
+        main(args)
+    try:
+        json.loads("{")  # an error raised outside this package is never shortened
+    except ValueError as err:
+        assert user_error(err) is None

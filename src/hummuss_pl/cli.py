@@ -196,8 +196,33 @@ class HummussCLI(LightningCLI):
             rank_zero_info("  predictions: " + ", ".join(map(str, files)) + "  (torch.load: a dict of per-sample entries)")
 
 
+PACKAGE_DIR = str(Path(__file__).resolve().parent)
+
+
+def user_error(err: BaseException) -> BaseException | None:
+    """The error to show a user instead of a traceback: the innermost cause of `err` when it was raised
+    on purpose by this package (a ValueError, FileNotFoundError, KeyError or RuntimeError whose last
+    frame is in hummuss_pl, e.g. a DataModule saying which data_root it needs), else None."""
+    while err.__cause__ is not None:
+        err = err.__cause__
+    tb = err.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    ours = tb is not None and str(Path(tb.tb_frame.f_code.co_filename).resolve()).startswith(PACKAGE_DIR)
+    return err if ours and isinstance(err, (ValueError, FileNotFoundError, KeyError, RuntimeError)) else None
+
+
 def main(args: list[str] | None = None) -> None:
-    HummussCLI(args=args)
+    """The `hummuss` console script. Configuration and data errors raised by this package print their
+    message (jsonargparse would wrap them in pages of traceback); HUMMUSS_TRACEBACK=1 shows it all."""
+    try:
+        HummussCLI(args=args)
+    except Exception as err:
+        shown = None if os.environ.get("HUMMUSS_TRACEBACK") else user_error(err)
+        if shown is None:
+            raise
+        message = shown.args[0] if isinstance(shown, KeyError) and shown.args else shown
+        sys.exit(f"hummuss: error: {message}\n(HUMMUSS_TRACEBACK=1 shows the full traceback)")
 
 
 if __name__ == "__main__":
