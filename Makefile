@@ -10,6 +10,9 @@ PYTHON        ?= python3
 VENV          ?= .venv
 PY            := $(VENV)/bin/python
 TORCH_VERSION ?= 2.13.0
+# Where pip looks for torch (empty: pip's default). On a machine without a local CPU wheel, e.g.
+# TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu for the CPU build, .../whl/cu128 for CUDA.
+TORCH_INDEX_URL ?=
 # W&B mode is chosen only through the environment: offline unless the caller says otherwise.
 export WANDB_MODE ?= offline
 
@@ -52,7 +55,7 @@ $(addprefix finetune-,$(FINETUNES)): finetune-%:
 
 $(STAMP): setup.cfg pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install "torch==$(TORCH_VERSION)"
+	@$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install "torch==$(TORCH_VERSION)" $(if $(TORCH_INDEX_URL),--index-url $(TORCH_INDEX_URL))
 	$(PY) -m pip install -e ".[dev]"
 	@touch $@
 

@@ -13,3 +13,22 @@ import torch  # noqa: E402
 
 torch.set_num_threads(1)
 sys.path.insert(0, str(Path(__file__).parent))  # tests import helpers and fixtures
+
+import pytest  # noqa: E402
+
+_FIGURE = "figure: "
+
+
+@pytest.fixture
+def report(record_property):
+    """`report(name, value)`: a figure the test measured (e.g. a parameter count), printed in the
+    run's summary so it is visible without `-s`."""
+    return lambda name, value: record_property(_FIGURE + name, value)
+
+
+def pytest_terminal_summary(terminalreporter):
+    figures = [(k[len(_FIGURE) :], v) for r in terminalreporter.stats.get("passed", []) for k, v in r.user_properties if k.startswith(_FIGURE)]
+    if figures:
+        terminalreporter.section("figures measured by the tests")
+        for name, value in figures:
+            terminalreporter.write_line(f"{name}: {value}")

@@ -33,6 +33,33 @@ def test_streaming_reproduces_convolution_over_243_frames(rate):
     assert (conv - steps).abs().max().item() <= 1e-5
 
 
+def test_per_step_rates_act_from_their_step_on_and_per_sample():
+    """Variable frame rate (camera timestamps): each step's rate is its own, per stream."""
+    torch.manual_seed(8)
+    model = HumMUSS(HumMUSSConfig.tiny(causal=True)).eval()
+    x = torch.randn(2, 30, 17, 3)
+    rates = torch.rand(30, 2) * 2.5 + 0.5  # (T, B): a different rate for every step and stream
+
+    def run(x: torch.Tensor, rate_at) -> torch.Tensor:
+        state, outs = model.init_state(x.shape[0]), []
+        for t in range(x.shape[1]):
+            y_t, state = model.step(x[:, t], state, rate_at(t))
+            outs.append(y_t)
+        return torch.stack(outs, 1)
+
+    with torch.no_grad():
+        batched = run(x, lambda t: rates[t])
+        separate = [run(x[i : i + 1], lambda t, i=i: float(rates[t, i])) for i in range(2)]
+        changed = rates.clone()
+        changed[15:, 0] *= 2
+        later = run(x, lambda t: changed[t])
+    for i in range(2):
+        assert (batched[i : i + 1] - separate[i]).abs().max().item() <= 1e-6
+    assert torch.equal(later[:, :15], batched[:, :15])  # a rate only acts from its own step on
+    assert (later[0, 15:] - batched[0, 15:]).abs().max().item() > 1e-4
+    assert torch.equal(later[1], batched[1])  # and only on its own stream
+
+
 def test_streamer_equals_step():
     torch.manual_seed(1)
     model = HumMUSS(HumMUSSConfig.tiny(causal=True)).eval()
@@ -62,10 +89,10 @@ def test_causal_model_ignores_future_frames_and_bidirectional_does_not():
 
 
 @pytest.mark.parametrize("causal", [False, True])
-def test_paper_presets_have_16m_parameters(causal):
+def test_paper_presets_have_16m_parameters(causal, report):
     model = HumMUSS(HumMUSSConfig.paper(causal))
     n = sum(p.numel() for p in model.parameters())
-    print(f"HumMUSS paper preset ({'causal' if causal else 'bidirectional'}): {n:,} parameters")
+    report(f"HumMUSS paper preset ({'causal' if causal else 'bidirectional'}) parameters", f"{n:,}")
     assert abs(n - 16e6) <= 0.05 * 16e6
 
 
@@ -139,6 +166,34 @@ def test_single_frame_and_long_sequences_work():
         assert model(torch.randn(1, 600, 17, 3)).shape == (1, 600, 17, 3)
 
 
+@pytest.mark.parametrize("causal", [False, True])
+def test_bf16_autocast_keeps_every_ssm_in_float32(causal):
+    """Inside a bf16-autocast forward, every DSSM (spatial: Toeplitz path; temporal: FFT path)
+    returns exactly its float32 result on the bf16 input it got; the model's output stays close to
+    the float32 model."""
+    torch.manual_seed(9)
+    model = HumMUSS(HumMUSSConfig.tiny(causal)).eval()
+    x = torch.randn(2, 80, 17, 3)
+    mismatches: list[str] = []
+
+    def check(module, args, out, name):
+        with torch.autocast("cpu", enabled=False):
+            expected = module.forward(args[0].float(), *args[1:]).to(out.dtype)  # .forward: no hook recursion
+        if out.dtype != args[0].dtype or not torch.equal(out, expected):
+            mismatches.append(name)
+
+    hooks = [m.register_forward_hook(lambda m, a, o, n=n: check(m, a, o, n)) for n, m in model.named_modules() if isinstance(m, DSSM)]
+    with torch.no_grad():
+        reference = model(x)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            low = model(x)
+    for h in hooks:
+        h.remove()
+    assert not mismatches, mismatches
+    assert low.dtype == torch.bfloat16 and torch.isfinite(low).all()
+    assert ((low.float() - reference).norm() / reference.norm()).item() < 0.05
+
+
 def test_rate_reaches_temporal_ssms_only():
     torch.manual_seed(5)
     model = HumMUSS(HumMUSSConfig.tiny(causal=False)).eval()
@@ -180,10 +235,10 @@ def test_non_finite_inputs_raise(bad):
     model = HumMUSS(HumMUSSConfig.tiny(causal=True))
     x = torch.zeros(1, 4, 17, 3)
     x[0, 2, 5, 1] = bad
-    with pytest.raises(ValueError, match="NaN or infinite"):
+    with pytest.raises(ValueError, match=r"finite x of shape \(batch, frames, joints=17, channels=3\); got NaN or infinite"):
         model(x)
     state = model.init_state(1)
-    with pytest.raises(ValueError, match="NaN or infinite"):
+    with pytest.raises(ValueError, match=r"finite x of shape \(batch, joints=17, channels=3\); got NaN or infinite"):
         model.step(x[:, 2], state)
 
 

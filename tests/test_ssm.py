@@ -138,11 +138,15 @@ def test_rate_compensates_subsampling_of_a_smooth_signal():
     assert rel(without) > 0.3
 
 
+@pytest.mark.parametrize("length", [17, 100], ids=["toeplitz", "fft"])
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
-def test_runs_in_float32_under_autocast(dtype):
+def test_runs_in_float32_under_autocast(dtype, length):
+    """Both convolution paths (the Toeplitz matmul, which autocast would otherwise run in low
+    precision, and the FFT) and the step give exactly the float32 result, cast back."""
+    assert (length <= TOEPLITZ_MAX_LEN) == (length == 17)  # each case takes the path it names
     torch.manual_seed(5)
     ssm = DSSM(8, 16)
-    u = torch.randn(2, 100, 8).to(dtype)
+    u = torch.randn(2, length, 8).to(dtype)
     with torch.no_grad():
         expected = ssm(u.float()).to(dtype)
         with torch.autocast("cpu", dtype=dtype):

@@ -18,6 +18,9 @@ def check_keypoints(x: object, model: str, num_joints: int, channels: int, per_f
     if 0 in x.shape[: rank - 2]:
         raise ValueError(f"{model} got an empty input of shape {tuple(x.shape)}; expected {shape}")
     if not x.is_floating_point():
-        raise ValueError(f"{model} expects a floating-point x; got {x.dtype}")
+        raise ValueError(f"{model} expects a floating-point x of shape {shape}; got dtype {x.dtype}")
     if not torch.isfinite(x).all():
-        raise ValueError("x contains NaN or infinite values; mark missing joints with zeros (confidence 0) instead")
+        raise ValueError(
+            f"{model} expects finite x of shape {shape}; got NaN or infinite values in x of shape {tuple(x.shape)}. "
+            "Mark missing joints with zeros (confidence 0) instead"
+        )

@@ -116,7 +116,8 @@ class DSSM(nn.Module):
         h, m = channels, state_size // 2
         lo, hi = math.log(dt_min), math.log(dt_max)
         self.log_dt = nn.Parameter(torch.rand(h) * (hi - lo) + lo)
-        # S4D-Lin: Re Λ = -1/2 (so Λ_re = log 1/2), Im Λ_m = π·m.
+        # S4D-Lin: Re Λ = -1/2 (so Λ_re = log 1/2), Im Λ_m = π·m for m = 0 … M-1 (counted from 0 as
+        # in S4D's code, so one mode starts at frequency 0; SPEC §1 writes the index from 1).
         self.lambda_re = nn.Parameter(torch.full((h, m), math.log(0.5)))
         self.lambda_im = nn.Parameter(math.pi * torch.arange(m, dtype=torch.float32).repeat(h, 1))
         self.C = nn.Parameter(torch.randn(h, m, 2) * math.sqrt(0.5))  # (H, M, re/im): complex normal
