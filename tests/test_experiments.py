@@ -31,6 +31,18 @@ def test_every_experiment_file_is_a_valid_configuration(path, tmp_path, capsys):
     assert config["model"]["class_path"].startswith("hummuss_pl.tasks.")
 
 
+@pytest.mark.parametrize("name", PRETRAIN)
+def test_the_4gpu_trainer_file_layers_over_each_pretraining_recipe(name, tmp_path, capsys):
+    with pytest.raises(SystemExit) as done:
+        run_cli(["fit", "--config", f"experiments/pretrain/{name}.yaml", "--config", "experiments/trainer/ddp_4gpu.yaml",
+                 "--data.init_args.data_root", str(tmp_path), "--print_config"], tmp_path)  # fmt: skip
+    assert done.value.code == 0
+    config = yaml.safe_load(capsys.readouterr().out)
+    trainer = config["trainer"]
+    assert (trainer["devices"], trainer["strategy"], trainer["precision"], trainer["accelerator"]) == (4, "ddp", "bf16-mixed", "gpu")
+    assert trainer["max_epochs"] == 90 and config["experiment"] == f"pretrain/{name}"  # the recipe's own settings survive
+
+
 def test_makefile_has_a_target_for_every_fine_tuning_recipe():
     makefile = (EXPERIMENTS.parent / "Makefile").read_text()
     [line] = [line for line in makefile.splitlines() if line.startswith("FINETUNES :=")]

@@ -90,7 +90,7 @@ def test_reference_fps_needs_hummuss():
 
 
 @pytest.mark.parametrize("recipe", ["action_ntu60_xsub", "action_ntu60_xview"])
-@pytest.mark.parametrize("backbone", ["hummuss-tiny-causal", "hummuss-tiny-bidirectional", "motionbert-tiny-causal"])
+@pytest.mark.parametrize("backbone", ["hummuss-tiny-causal", "hummuss-tiny-bidirectional", "motionbert-tiny-causal", "motionbert-tiny"])
 def test_recipes_train_on_synthetic_actions(recipe, backbone, tmp_path):
     cli = run_cli(["fit", "--config", f"experiments/finetune/{recipe}.yaml", "--model.init_args.backbone", backbone,
                    "--trainer.fast_dev_run", "1", *SYNTH], tmp_path)  # fmt: skip

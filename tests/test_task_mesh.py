@@ -28,7 +28,7 @@ from hummuss_pl.models.smpl import SMPL, SMPLModelFileError, SMPLOutput, flip_sm
 from hummuss_pl.tasks.mesh import MeshTask
 
 EVAL_14 = [1, 2, 3, 4, 5, 6, 8, 10, 11, 12, 13, 14, 15, 16]  # MotionBERT's 3DPW joints (root, belly, nose dropped)
-BACKBONES = ["hummuss-tiny-causal", "hummuss-tiny-bidirectional", "motionbert-tiny-causal"]
+BACKBONES = ["hummuss-tiny-causal", "hummuss-tiny-bidirectional", "motionbert-tiny-causal", "motionbert-tiny"]
 SMALL = SyntheticMeshConfig(train_videos=4, test_videos=2, frames=24, train_images=8, test_images=0)
 SMALL_JSON = '{"train_videos": 4, "test_videos": 2, "frames": 24, "train_images": 8, "test_images": 0}'
 

@@ -45,7 +45,7 @@ SYNTHETIC = ["--data.init_args.synthetic", "true", "--data.init_args.clip_len", 
              "--data.init_args.synthetic_test_frames", "6", "--data.init_args.batch_size", "4"]  # fmt: skip
 QUIET = ["--data.init_args.num_workers", "0", "--trainer.accelerator", "cpu", "--trainer.enable_progress_bar", "false",
          "--trainer.callbacks", "[]", "--trainer.enable_model_summary", "false"]  # fmt: skip
-BACKBONES = ["hummuss-tiny-causal", "hummuss-tiny-bidirectional", "motionbert-tiny-causal"]
+BACKBONES = ["hummuss-tiny-causal", "hummuss-tiny-bidirectional", "motionbert-tiny-causal", "motionbert-tiny"]
 
 
 # ------------------------------------------------------------------------------------ helpers
