@@ -304,17 +304,42 @@ def test_reshaped_key_is_listed_with_both_shapes():
         load_motionbert_checkpoint(tiny(causal=False), wider.state_dict())
 
 
+# The dict official train.py's save_checkpoint writes (pretrain and pose3d runs).
+OFFICIAL_TOP_LEVEL_KEYS = {"epoch", "lr", "optimizer", "model_pos", "min_loss"}
+
+
 def test_export_is_official_format_and_round_trips(tmp_path):
     source = tiny(causal=True)
     path = tmp_path / "latest_epoch.bin"
     export_motionbert_checkpoint(source, path, epoch=12, lr=2e-4, min_loss=41.5)
     ckpt = torch.load(path, map_location="cpu", weights_only=True)  # plain weights_only: no extra globals needed
-    assert {"epoch", "lr", "optimizer", "model_pos", "min_loss"} <= set(ckpt)
-    assert ckpt["epoch"] == 12 and ckpt["lr"] == 2e-4 and ckpt["optimizer"] is None
+    assert set(ckpt) == OFFICIAL_TOP_LEVEL_KEYS
+    assert ckpt["epoch"] == 12 and ckpt["lr"] == 2e-4 and ckpt["optimizer"] is None and ckpt["min_loss"] == 41.5
     assert list(ckpt["model_pos"]) == ["module." + k for k in official_keys(source.cfg.depth)]
     target = load_motionbert_checkpoint(tiny(causal=True, seed=8), path)
     x = torch.randn(2, 10, 17, 3)
     assert torch.equal(outputs(source, x), outputs(target, x))
+
+
+def test_export_loads_the_official_way_into_dataparallel(tmp_path):
+    """Official train.py / infer_wild.py wrap the model in nn.DataParallel and then call
+    load_state_dict(checkpoint['model_pos'], strict=True): keys must carry `module.`."""
+    source = tiny(causal=False)
+    path = tmp_path / "best_epoch.bin"
+    export_motionbert_checkpoint(source, path)  # defaults: what a plain hand-over needs
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    assert set(ckpt) == OFFICIAL_TOP_LEVEL_KEYS
+    wrapped = torch.nn.DataParallel(MotionBERT(source.cfg))
+    wrapped.load_state_dict(ckpt["model_pos"], strict=True)
+    x = torch.randn(1, 8, 17, 3)
+    with torch.no_grad():
+        assert torch.equal(wrapped.module(x), outputs(source, x))
+    # Official --resume: st = checkpoint['epoch']; lr = checkpoint['lr']; then lr *= lr_decay every epoch.
+    assert isinstance(ckpt["epoch"], int) and ckpt["epoch"] == 0
+    assert isinstance(ckpt["lr"], float) and ckpt["lr"] * 0.99 == pytest.approx(4.95e-4)
+    for bad in (None, 0.0, -1e-4, float("nan")):
+        with pytest.raises(ValueError, match="lr must be a positive number"):
+            export_motionbert_checkpoint(source, tmp_path / "bad.bin", lr=bad)
 
 
 # ------------------------------------------------------------------ streaming
@@ -349,6 +374,38 @@ def test_kv_cache_covers_maxlen_frames_then_raises():
     assert (s.push(x[:, 0]) - streamed[:, 0]).abs().max().item() <= 1e-6
 
 
+def test_kv_cache_with_max_frames_is_smaller_equal_and_raises_when_full():
+    model = tiny(causal=True)
+    n = 20
+    cache = model.init_kv_cache(2, max_frames=n)
+    assert len(cache) == 2 * model.cfg.depth
+    assert all(k.shape == v.shape == (2, 17, 4, n, 8) for k, v in cache)  # (B, J, H, max_frames, C/H)
+    assert model.init_kv_cache(2)[0][0].shape[3] == model.cfg.maxlen
+    x = torch.randn(2, n + 1, 17, 3)
+    s = model.streamer(2, mode="kv", max_frames=n)
+    assert s.max_frames == n
+    assert (push_all(s, x[:, :n]) - outputs(model, x[:, :n])).abs().max().item() <= 1e-5
+    with pytest.raises(RuntimeError, match=r"max_frames=20 frames and is full.*maxlen=48"):
+        s.push(x[:, n])
+    assert s.frames == n
+    s.reset()
+    assert (push_all(s, x[:, 1 : n + 1]) - outputs(model, x[:, 1 : n + 1])).abs().max().item() <= 1e-5
+    with pytest.raises(ValueError, match="past the cache's max_frames=20"):
+        model.step_representation(x[:, 0], cache, n)
+
+
+def test_kv_max_frames_is_checked():
+    model = tiny(causal=True)
+    for bad in (0, 49):
+        with pytest.raises(ValueError, match=r"max_frames must be in \[1, maxlen=48\]"):
+            model.streamer(1, mode="kv", max_frames=bad)
+        with pytest.raises(ValueError, match=r"max_frames must be in \[1, maxlen=48\]"):
+            model.init_kv_cache(1, max_frames=bad)
+    with pytest.raises(ValueError, match="max_frames is for mode='kv'"):
+        model.streamer(1, mode="window", max_frames=8)
+    assert model.streamer(1, mode="kv", max_frames=48).max_frames == 48
+
+
 def test_window_streamer_equals_the_causal_model_on_the_prefix():
     model = tiny(causal=True)
     x = torch.randn(2, 12, 17, 3)
@@ -368,6 +425,26 @@ def test_window_streamer_past_the_window_runs_the_model_on_the_last_w_frames():
         assert (streamed[:, t] - expected).abs().max().item() <= 1e-5, t
     # Past the window, the output really forgets the frames that left it.
     assert (streamed[:, -1] - outputs(model, x)[:, -1]).abs().max().item() > 1e-4
+
+
+@pytest.mark.parametrize("history", [5, 8, 19], ids=["inside-window", "one-window", "past-window"])
+def test_window_prefill_leaves_the_state_pushing_would(history):
+    model = tiny(causal=True)
+    w = 8
+    x = torch.randn(2, history + 4, 17, 3)
+    pushed = model.streamer(2, mode="window", window=w)
+    expected = push_all(pushed, x)[:, history:]  # outputs of the frames after the history
+    filled = model.streamer(2, mode="window", window=w)
+    filled.push(x[:, 0])
+    filled.prefill(x[:, 1:3])  # in pieces, after a push, as a stream would arrive
+    filled.prefill(x[:, 3:history])
+    assert filled.frames == pushed.frames - 4 == history
+    got = push_all(filled, x[:, history:])
+    assert (got - expected).abs().max().item() <= 1e-6
+    with pytest.raises(ValueError, match="batch_size=2"):
+        filled.prefill(torch.zeros(3, 4, 17, 3))
+    with pytest.raises(ValueError, match=r"joints=17, channels=3"):
+        filled.prefill(torch.zeros(2, 17, 3))
 
 
 def test_streamer_arguments_are_checked():

@@ -2,24 +2,34 @@
 
     python -m hummuss_pl.bench.streaming              # HumMUSS step vs HumMUSS window recompute
     python -m hummuss_pl.bench.streaming --compare    # + MotionBERT causal: window recompute, KV cache
+    python -m hummuss_pl.bench.streaming --compare --preset tiny --batch 1 --contexts 5 60   # smoke run
     make bench-streaming ARGS="--batch 1 --contexts 27 243"
 
-What is timed, per (method, batch, context c):
-  hummuss-step       HumMUSS causal, recurrent `step`: the cost of producing frame c from the state.
-  hummuss-window     HumMUSS causal, convolution mode on the last c frames, keeping the last output.
-  motionbert-window  causal MotionBERT on the last c frames, last output (what the paper timed).
-  motionbert-kv      causal MotionBERT with a per-layer key/value cache (valid up to maxlen frames).
-Streaming methods first push c - repeats frames untimed, then time `repeats` pushes, so each
-timed frame really has c - 1 frames of history. Window methods time up to `repeats` calls within
-`--budget-s` seconds (at least one); the figure is the median. Every configuration runs in a fresh subprocess so
-peak-memory figures do not leak into each other:
+What is timed, per (method, batch, context c), all but hummuss-window through `model.streamer`:
+  hummuss-step       HumMUSS causal streamer (recurrent `step`): the cost of producing frame c from the state.
+  hummuss-window     HumMUSS causal, convolution mode on the last c frames, keeping the last output
+                     (HumMUSS has no window streamer: its streaming method is the step).
+  motionbert-window  causal MotionBERT window streamer, window W = min(c, maxlen): each push
+                     recomputes the last W frames (what the paper timed). Any c: past maxlen the
+                     window slides and the cost stays at maxlen frames.
+  motionbert-kv      causal MotionBERT KV-cache streamer with a cache of exactly c frames
+                     (`max_frames=c`); only c ≤ maxlen (absolute temporal embedding).
+hummuss-step and motionbert-kv push c − repeats frames untimed, then time `repeats` pushes: the
+timed frames are the last of the c, with c − repeats … c − 1 frames of history. motionbert-window gets its c − 1 frames
+of history with `prefill` (the same buffer c − 1 pushes leave, without their c − 1 full
+recomputes) and then times pushes, each a recompute of W frames; it and hummuss-window time up to
+`repeats` calls within `--budget-s` seconds (at least one). The figure is the median. Every
+configuration runs in a fresh subprocess so peak-memory figures do not leak into each other; the
+method is recorded in streaming.json's `info.memory` and in the table title:
   CUDA: torch.cuda.max_memory_allocated() (weights included).
   CPU:  peak resident set size (ru_maxrss) minus the RSS just before the model was built, so
         weights, activations, states and caches are included and the torch runtime is not.
-The paper models are used (random weights: speed and memory do not depend on their values).
-Results: a table with ratios (HumMUSS step vs each other method, measured in the same run), and
-`streaming.json` + `streaming.png` under --out. The step's FLOPs (torch FlopCounterMode) and this
-machine's matmul throughput give the step's distance from its compute bound.
+The paper models are used (random weights: speed and memory do not depend on their values);
+`--preset tiny` swaps in HumMUSSConfig.tiny / MotionBERTConfig.tiny (maxlen 48) for smoke tests.
+Results: a table with ratios (every other method ÷ HumMUSS step, measured in the same run), and
+`streaming.json` (info, rows, ratios) + `streaming.png` under --out. The step's FLOPs (torch
+FlopCounterMode) and this machine's matmul throughput give the step's distance from its compute
+bound.
 """
 
 from __future__ import annotations
@@ -31,12 +41,25 @@ import resource
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
+from hummuss_pl.models import HumMUSS, HumMUSSConfig, MotionBERT, MotionBERTConfig
+
 METHODS = ("hummuss-step", "hummuss-window", "motionbert-window", "motionbert-kv")
 HUMMUSS_METHODS = METHODS[:2]
+PRESETS = ("paper", "tiny")
+
+
+def model_configs(preset: str) -> tuple[HumMUSSConfig, MotionBERTConfig]:
+    """The causal models timed: the paper's (default) or unit-test-sized ones (`--preset tiny`)."""
+    if preset == "paper":
+        return HumMUSSConfig.paper(causal=True), MotionBERTConfig.lite(causal=True)
+    if preset == "tiny":
+        return HumMUSSConfig.tiny(causal=True), MotionBERTConfig.tiny(causal=True)
+    raise ValueError(f"preset must be one of {PRESETS}; got {preset!r}")
 
 
 def _rss_bytes() -> int:
@@ -44,14 +67,10 @@ def _rss_bytes() -> int:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
-def _build(method: str, device: torch.device) -> torch.nn.Module:
-    if method.startswith("hummuss"):
-        from hummuss_pl.models import HumMUSS, HumMUSSConfig
-
-        return HumMUSS(HumMUSSConfig.paper(causal=True)).to(device).eval()
-    from hummuss_pl.models import MotionBERT, MotionBERTConfig
-
-    return MotionBERT(MotionBERTConfig.lite(causal=True)).to(device).eval()
+def _build(method: str, preset: str, device: torch.device) -> HumMUSS | MotionBERT:
+    hummuss_cfg, motionbert_cfg = model_configs(preset)
+    model = HumMUSS(hummuss_cfg) if method.startswith("hummuss") else MotionBERT(motionbert_cfg)
+    return model.to(device).eval()
 
 
 def _sync(device: torch.device) -> None:
@@ -59,43 +78,76 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def measure(method: str, batch: int, context: int, repeats: int, device: str, budget_s: float = 30.0) -> dict:
+def _memory_method(device: torch.device) -> str:
+    if device.type == "cuda":
+        return "cuda: torch.cuda.max_memory_allocated (weights included)"
+    return "cpu: peak RSS (ru_maxrss) minus RSS before the model was built"
+
+
+def _seconds(call: Callable[[], object], device: torch.device) -> float:
+    """Wall-clock seconds of one call, the device synchronised on both sides."""
+    _sync(device)
+    t0 = time.perf_counter()
+    call()
+    _sync(device)
+    return time.perf_counter() - t0
+
+
+def _time_within_budget(call: Callable[[int], object], repeats: int, budget_s: float, device: torch.device) -> list[float]:
+    """Times call(0), call(1), … : `repeats` calls, fewer once `budget_s` seconds are spent (at least one)."""
+    times: list[float] = []
+    while len(times) < repeats and (not times or sum(times) < budget_s):
+        k = len(times)
+        times.append(_seconds(lambda: call(k), device))
+    return times
+
+
+def measure(
+    method: str, batch: int, context: int, repeats: int, device: str, budget_s: float = 30.0, preset: str = "paper"
+) -> dict:
     """Runs one configuration in this process; returns latency (ms/frame) and peak memory (MiB)."""
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}; got {method!r}")
     dev = torch.device(device)
     torch.manual_seed(0)
     baseline = _rss_bytes()
     if dev.type == "cuda":
         torch.cuda.reset_peak_memory_stats(dev)
-    model = _build(method, dev)
-    joints = torch.randn(batch, context, 17, 3, device=dev)
-    times: list[float] = []
+    model = _build(method, preset, dev)
     with torch.inference_mode():
-        if method.endswith("window"):
-            model(joints[:, -min(context, 9):])  # warm-up on a short window
-            spent = 0.0
-            while len(times) < repeats and (not times or spent < budget_s):
-                _sync(dev)
-                t0 = time.perf_counter()
-                model(joints)[:, -1]  # (B, c, J, 3): recompute the whole window, keep the last frame
-                _sync(dev)
-                times.append(time.perf_counter() - t0)
-                spent += times[-1]
-        else:
-            streamer = model.streamer(batch, mode="kv") if method == "motionbert-kv" else model.streamer(batch)
+        if method == "hummuss-window":
+            # HumMUSS has no window streamer (its streaming method is the step): recompute the last
+            # c frames in convolution mode and keep the last output.
+            joints = torch.randn(batch, context, 17, 3, device=dev)  # (B, c, J, 3)
+            model(joints[:, -min(context, 9) :])  # warm-up on a short window
+            times = _time_within_budget(lambda _: model(joints)[:, -1], repeats, budget_s, dev)  # keep frame c: (B, J, 3)
+        elif method == "motionbert-window":
+            # The window streamer on the last W = min(c, maxlen) frames. Its state is only the frame
+            # buffer, so `prefill` gives it the c − 1 frames of history that c − 1 pushes would
+            # (each a full recompute: hours at batch 32); every timed push then recomputes W frames.
+            window = min(context, model.cfg.maxlen)
+            streamer = model.streamer(batch, mode="window", window=window)
+            history = max(context - 1, 1)
+            joints = torch.randn(batch, history + repeats, 17, 3, device=dev)  # (B, c − 1 + repeats, J, 3)
+            streamer.push(joints[:, 0])  # warm-up (a one-frame window) and frame 0 of the history
+            if history > 1:
+                streamer.prefill(joints[:, 1:history])
+            times = _time_within_budget(lambda k: streamer.push(joints[:, history + k]), repeats, budget_s, dev)
+        else:  # hummuss-step, motionbert-kv: every frame of the context is pushed
+            if method == "motionbert-kv":
+                streamer = model.streamer(batch, mode="kv", max_frames=context)  # cache sized to the context
+            else:
+                streamer = model.streamer(batch)
+            joints = torch.randn(batch, context, 17, 3, device=dev)  # (B, c, J, 3)
             untimed = max(context - repeats, 1)
             for t in range(untimed):
                 streamer.push(joints[:, t])
-            for t in range(untimed, context):
-                _sync(dev)
-                t0 = time.perf_counter()
-                streamer.push(joints[:, t])
-                _sync(dev)
-                times.append(time.perf_counter() - t0)
+            times = [_seconds(lambda: streamer.push(joints[:, t]), dev) for t in range(untimed, context)]
     if dev.type == "cuda":
         peak = torch.cuda.max_memory_allocated(dev)
     else:
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - baseline
-    times.sort()
+    times = sorted(times)
     return {
         "method": method,
         "batch": batch,
@@ -107,36 +159,33 @@ def measure(method: str, batch: int, context: int, repeats: int, device: str, bu
     }
 
 
-def step_flops_and_matmul_rate(device: str) -> dict:
-    """FLOPs of one batch-1 step of the causal paper model, and this machine's matmul throughput."""
+def step_flops_and_matmul_rate(device: str, preset: str = "paper") -> dict:
+    """FLOPs of one batch-1 step of the causal HumMUSS, and this machine's matmul throughput."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    from hummuss_pl.models import HumMUSS, HumMUSSConfig
-
     dev = torch.device(device)
-    model = HumMUSS(HumMUSSConfig.paper(causal=True)).to(dev).eval()
+    model = HumMUSS(model_configs(preset)[0]).to(dev).eval()
     state = model.init_state(1)
     x = torch.randn(1, 17, 3, device=dev)
     with torch.inference_mode(), FlopCounterMode(display=False) as counter:
         model.step(x, state)
     n = 2048
     a, b = torch.randn(n, n, device=dev), torch.randn(n, n, device=dev)
-    a @ b
+    a @ b  # warm-up
     _sync(dev)
-    t0 = time.perf_counter()
-    for _ in range(10):
+    calls, t0 = 0, time.perf_counter()
+    while calls < 10 and (calls < 2 or time.perf_counter() - t0 < 1.0):  # ≤ 10 products, about a second at most
         a @ b
-    _sync(dev)
-    rate = 10 * 2 * n**3 / (time.perf_counter() - t0)
+        _sync(dev)
+        calls += 1
+    rate = calls * 2 * n**3 / (time.perf_counter() - t0)
     return {"step_flops": counter.get_total_flops(), "matmul_flops_per_s": rate}
 
 
 def _worker(args: argparse.Namespace) -> None:
     spec = json.loads(args.worker)
-    if spec.get("flops"):
-        print(json.dumps(step_flops_and_matmul_rate(spec["device"])))
-    else:
-        print(json.dumps(measure(spec["method"], spec["batch"], spec["context"], spec["repeats"], spec["device"], spec["budget_s"])))
+    fields = (spec["method"], spec["batch"], spec["context"], spec["repeats"], spec["device"], spec["budget_s"], spec["preset"])
+    print(json.dumps(measure(*fields)))
 
 
 def _run_isolated(spec: dict) -> dict:
@@ -147,18 +196,42 @@ def _run_isolated(spec: dict) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def _contexts_for(method: str, contexts: list[int]) -> list[int]:
-    """MotionBERT cannot see more than maxlen = 243 frames at once."""
-    return [c for c in contexts if not method.startswith("motionbert") or c <= 243]
+def _contexts_for(method: str, contexts: list[int], maxlen: int) -> list[int]:
+    """The KV cache is valid only up to maxlen frames (absolute temporal embedding); the window
+    streamer slides past it (its cost stays at maxlen frames) and HumMUSS has no limit."""
+    return [c for c in contexts if method != "motionbert-kv" or c <= maxlen]
 
 
-def _plot(rows: list[dict], path: Path) -> None:
+def ratios(rows: list[dict]) -> list[dict]:
+    """Every other method ÷ hummuss-step at the same batch and context, from these rows."""
+    step = {(r["batch"], r["context"]): r for r in rows if r["method"] == "hummuss-step"}
+    out = []
+    for r in rows:
+        ref = step.get((r["batch"], r["context"]))
+        if r["method"] != "hummuss-step" and ref is not None:
+            out.append(
+                {
+                    "method": r["method"],
+                    "batch": r["batch"],
+                    "context": r["context"],
+                    "latency": r["latency_ms"] / ref["latency_ms"],
+                    "memory": r["peak_mib"] / ref["peak_mib"],
+                }
+            )
+    return out
+
+
+def _plot(rows: list[dict], path: Path, maxlen: int) -> None:
+    """Latency and memory vs context per batch (log axes), MotionBERT's maxlen marked: the KV
+    cache stops there and the window streamer's cost levels off."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     batches = sorted({r["batch"] for r in rows})
+    contexts = [r["context"] for r in rows]
+    mark_maxlen = min(contexts) <= maxlen <= max(contexts)  # only inside the measured range
     fig, axes = plt.subplots(2, len(batches), figsize=(5.5 * len(batches), 8), squeeze=False)
     for col, batch in enumerate(batches):
         for method in METHODS:
@@ -176,6 +249,8 @@ def _plot(rows: list[dict], path: Path) -> None:
             ax.set_xscale("log")
             ax.set_yscale("log")
             ax.set_xlabel("context (frames)")
+            if mark_maxlen:
+                ax.axvline(maxlen, color="gray", linestyle=":", label=f"MotionBERT maxlen ({maxlen})")
             ax.grid(True, which="both", alpha=0.3)
             ax.legend()
     fig.tight_layout()
@@ -183,28 +258,32 @@ def _plot(rows: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
-def _table(rows: list[dict], info: dict) -> None:
+def _table(rows: list[dict], ratio_rows: list[dict], info: dict) -> None:
     from rich.console import Console
     from rich.table import Table
 
     index = {(r["method"], r["batch"], r["context"]): r for r in rows}
+    ratio_index = {(r["method"], r["batch"], r["context"]): r for r in ratio_rows}
     present = [m for m in METHODS if any(r["method"] == m for r in rows)]
     others = [m for m in present if m != "hummuss-step"]
-    console = Console(width=max(120, 24 * len(present)))
-    for key, title, unit in (("latency_ms", "latency per frame (median)", "ms"), ("peak_mib", "peak memory", "MiB")):
-        table = Table(title=f"Sequential inference on {info['device']}: {title} ({unit}); ratio = other ÷ hummuss-step")
+    console = Console(width=max(120, 16 + 26 * (len(present) + len(others))))  # room for "motionbert-window ÷ step"
+    columns = (
+        ("latency_ms", "latency", "latency per frame (median), ms"),
+        ("peak_mib", "memory", f"peak memory, MiB ({info['memory']})"),
+    )
+    for key, ratio_key, title in columns:
+        table = Table(title=f"Sequential inference on {info['device']}: {title}; ratio = other ÷ hummuss-step")
         for col in ("batch", "context", *present, *(f"{m} ÷ step" for m in others)):
             table.add_column(col, justify="right")
         for batch in sorted({r["batch"] for r in rows}):
             for context in sorted({r["context"] for r in rows}):
-                step = index.get(("hummuss-step", batch, context))
                 values = [index.get((m, batch, context)) for m in present]
-                ratios = [index.get((m, batch, context)) for m in others]
+                rel = [ratio_index.get((m, batch, context)) for m in others]
                 table.add_row(
                     str(batch),
                     str(context),
                     *(f"{r[key]:.2f}" if r else "—" for r in values),
-                    *(f"{r[key] / step[key]:.1f}×" if r and step else "—" for r in ratios),
+                    *(f"{r[ratio_key]:.1f}×" if r else "—" for r in rel),
                 )
         console.print(table)
     if "step_flops" in info:
@@ -229,29 +308,47 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--budget-s", type=float, default=30.0, help="window methods: stop repeating a configuration after this many seconds (at least one call)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--out", type=Path, default=Path("results/streaming"))
+    parser.add_argument(
+        "--preset", choices=PRESETS, default="paper",
+        help="paper: HumMUSS paper model and MotionBERT-Lite (default); tiny: the unit-test configs (a quick smoke run)",
+    )  # fmt: skip
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         return _worker(args)
+    if min(args.contexts) < 2 or args.repeats < 1 or min(args.batch) < 1:
+        parser.error("contexts must be ≥ 2 frames (one of history, one timed), --repeats and --batch ≥ 1")
     methods = METHODS if args.compare else HUMMUSS_METHODS
+    hummuss_cfg, motionbert_cfg = model_configs(args.preset)
     rows = []
     for batch in args.batch:
         for method in methods:
-            for context in _contexts_for(method, args.contexts):
-                spec = dict(method=method, batch=batch, context=context, repeats=args.repeats, device=args.device, budget_s=args.budget_s)
+            for context in _contexts_for(method, args.contexts, motionbert_cfg.maxlen):
+                spec = dict(
+                    method=method, batch=batch, context=context, repeats=args.repeats,
+                    device=args.device, budget_s=args.budget_s, preset=args.preset,
+                )  # fmt: skip
                 row = _run_isolated(spec)
                 print(f"{method:18s} batch {batch:3d} context {context:5d}: {row['latency_ms']:9.2f} ms/frame  {row['peak_mib']:8.1f} MiB", flush=True)
                 rows.append(row)
-    info = {"device": args.device, "torch": torch.__version__, "threads": torch.get_num_threads()}
+    info = {
+        "device": args.device,
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "preset": args.preset,
+        "models": {"hummuss": hummuss_cfg.as_dict(), "motionbert": motionbert_cfg.as_dict()},
+        "memory": _memory_method(torch.device(args.device)),
+    }
     if args.device == "cpu":
         info["cpu"] = _cpu_name()
     elif torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name()
-    info.update(_run_isolated({"flops": True, "device": args.device}))
+    info.update(step_flops_and_matmul_rate(args.device, args.preset))  # no memory is measured here: no subprocess needed
+    ratio_rows = ratios(rows)
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "streaming.json").write_text(json.dumps({"info": info, "rows": rows}, indent=2))
-    _plot(rows, args.out / "streaming.png")
-    _table(rows, info)
+    (args.out / "streaming.json").write_text(json.dumps({"info": info, "rows": rows, "ratios": ratio_rows}, indent=2))
+    _plot(rows, args.out / "streaming.png", motionbert_cfg.maxlen)
+    _table(rows, ratio_rows, info)
     print(f"wrote {args.out / 'streaming.json'} and {args.out / 'streaming.png'}")
 
 

@@ -135,8 +135,9 @@ class Attention(nn.Module):
     def step(self, x: Tensor, keys: Tensor, values: Tensor, t: int) -> Tensor:
         """Causal attention for the token at position t of every sequence, with a KV cache.
 
-        x: (S, C), the new token of each of S sequences. keys / values: (S, H, maxlen, c) buffers
-        whose rows < t hold the keys / values of earlier positions; row t is written here.
+        x: (S, C), the new token of each of S sequences. keys / values: (S, H, T, c) buffers
+        (T > t frames of capacity) whose rows < t hold the keys / values of earlier positions; row t
+        is written here.
         """
         q, k, v = rearrange(self.qkv(x), "s (three h c) -> three s h c", three=3, h=self.num_heads)
         keys[:, :, t] = k
@@ -177,7 +178,7 @@ class Block(nn.Module):
         return h + self.mlp_t(self.norm2_t(h))
 
     def _temporal_step(self, h: Tensor, keys: Tensor, values: Tensor, t: int) -> Tensor:
-        """h (B, J, C) at frame t; keys / values (B, J, H, maxlen, c) cache this block's attn_t."""
+        """h (B, J, C) at frame t; keys / values (B, J, H, T, c) cache this block's attn_t."""
         b, j, c = h.shape
         u = self.norm1_t(h).reshape(b * j, c)  # (B·J, C): one sequence per (sample, joint)
         a = self.attn_t.step(u, keys.flatten(0, 1), values.flatten(0, 1), t)  # (B·J, C)
@@ -294,13 +295,30 @@ class MotionBERT(nn.Module):
                 "official weights load into it unchanged."
             )
 
-    def init_kv_cache(self, batch_size: int, device: torch.device | str | None = None) -> list[tuple[Tensor, Tensor]]:
-        """Empty key/value buffers for `batch_size` streams of up to maxlen frames: one (keys, values)
-        pair, each (B, J, H, maxlen, C/H), per temporal attention (blocks_st[0], blocks_ts[0], ...)."""
+    def _kv_capacity(self, max_frames: int | None) -> int:
+        """The frames a KV cache holds: `max_frames` (default maxlen), checked to be in [1, maxlen]."""
+        maxlen = self.cfg.maxlen
+        if max_frames is None:
+            return maxlen
+        if not 1 <= int(max_frames) <= maxlen:
+            raise ValueError(
+                f"max_frames must be in [1, maxlen={maxlen}]: the KV cache is valid only while the stream fits the "
+                f"temporal embedding (temp_embed has maxlen rows); got {max_frames}. Use mode='window' for longer streams."
+            )
+        return int(max_frames)
+
+    def init_kv_cache(
+        self, batch_size: int, device: torch.device | str | None = None, max_frames: int | None = None
+    ) -> list[tuple[Tensor, Tensor]]:
+        """Empty key/value buffers for `batch_size` streams of up to `max_frames` frames (default and
+        upper bound maxlen): one (keys, values) pair, each (B, J, H, max_frames, C/H), per temporal
+        attention (blocks_st[0], blocks_ts[0], ...). Memory grows linearly with `max_frames`, so a
+        stream known to stay short needs no maxlen-frame buffers."""
         self._require_causal("init_kv_cache")
         cfg = self.cfg
         p = self.temp_embed
-        shape = (batch_size, cfg.num_joints, cfg.num_heads, cfg.maxlen, cfg.dim_feat // cfg.num_heads)
+        frames = self._kv_capacity(max_frames)
+        shape = (batch_size, cfg.num_joints, cfg.num_heads, frames, cfg.dim_feat // cfg.num_heads)
         make = lambda: torch.empty(shape, device=p.device if device is None else device, dtype=p.dtype)  # noqa: E731
         return [(make(), make()) for _ in range(2 * cfg.depth)]
 
@@ -308,7 +326,8 @@ class MotionBERT(nn.Module):
         """Frame t of a causal stream: x (B, J, 3) → representation (B, J, dim_rep).
 
         `cache` (from `init_kv_cache`) must hold frames 0 … t−1 of the same streams; row t is
-        written here. Valid for t < maxlen only (see `MotionBERTKVStreamer`). Call under no_grad.
+        written here. Valid for t < the cache's max_frames ≤ maxlen only (see `MotionBERTKVStreamer`).
+        Call under no_grad.
         """
         self._require_causal("step_representation")
         self._check_input(x, per_frame=True)
@@ -316,6 +335,9 @@ class MotionBERT(nn.Module):
             raise ValueError(f"frame index t={t} is outside the temporal embedding [0, maxlen={self.cfg.maxlen})")
         if len(cache) != 2 * self.cfg.depth or cache[0][0].shape[0] != x.shape[0]:
             raise ValueError("cache does not fit this model and batch; make it with model.init_kv_cache(batch_size)")
+        capacity = cache[0][0].shape[3]
+        if t >= capacity:
+            raise ValueError(f"frame index t={t} is past the cache's max_frames={capacity}; make it with init_kv_cache(..., max_frames=)")
         return self._step(x, cache, t)
 
     def _step(self, x: Tensor, cache: list[tuple[Tensor, Tensor]], t: int) -> Tensor:
@@ -333,24 +355,30 @@ class MotionBERT(nn.Module):
         mode: StreamMode = "window",
         window: int | None = None,
         device: torch.device | str | None = None,
+        max_frames: int | None = None,
     ) -> Streamer:
         """A `Streamer` (the interface HumMUSS shares) over a causal model.
 
         mode="window": per frame, rerun the model on the last `window` (default maxlen) frames and
         keep the last output; any stream length. mode="kv": per frame, compute only the new frame's
-        tokens against cached keys/values; streams of at most maxlen frames (`window` unused).
+        tokens against cached keys/values; streams of at most `max_frames` frames (default and upper
+        bound maxlen; the cache is allocated for exactly that many). `window` is for mode="window"
+        only, `max_frames` for mode="kv" only.
         """
         self._require_causal("streamer")
         if batch_size < 1:
             raise ValueError(f"batch_size must be positive; got {batch_size}")
         if mode == "window":
+            if max_frames is not None:
+                raise ValueError("max_frames is for mode='kv'; the window streamer takes streams of any length (set window=)")
             return MotionBERTWindowStreamer(self, batch_size, window, device)
         if mode == "kv":
             if window is not None:
                 raise ValueError(
-                    "window is for mode='window'; the KV cache always covers frames 0 … maxlen−1 of the stream"
+                    "window is for mode='window'; the KV cache covers frames 0 … max_frames−1 "
+                    "of the stream (set max_frames=, at most maxlen)"
                 )
-            return MotionBERTKVStreamer(self, batch_size, device)
+            return MotionBERTKVStreamer(self, batch_size, device, max_frames)
         raise ValueError(f"MotionBERT.streamer: mode must be 'window' or 'kv'; got {mode!r}")
 
 
@@ -371,6 +399,9 @@ class MotionBERTWindowStreamer(Streamer):
     0 … W−1 of `temp_embed`, so once the stream is longer than W the output at t equals
     model(x[t−W+1 … t])[-1], not a function of the whole history. Cost per frame grows with W (the
     per-token layers linearly, temporal attention quadratically) but not with the stream length.
+
+    A push's output depends only on the buffered frames, never on earlier outputs, so `prefill`
+    can load history (recorded frames, or a benchmark's context) without the per-frame recomputes.
     """
 
     def __init__(self, model: MotionBERT, batch_size: int, window: int | None = None, device: torch.device | str | None = None) -> None:
@@ -393,6 +424,27 @@ class MotionBERTWindowStreamer(Streamer):
         self.frames = 0
 
     @torch.no_grad()
+    def prefill(self, frames: Tensor) -> None:
+        """Append frames (B, n, J, 3), oldest first, to the streams without computing their outputs.
+
+        Leaves the streamer exactly as n calls `push(frames[:, i])` would (same buffer, same
+        `self.frames`), minus their n window recomputes; only the newest min(n, window) frames are
+        kept, as pushing would. The next `push` then returns what it would after those pushes.
+        """
+        cfg = self.model.cfg
+        check_keypoints(frames, "MotionBERT", cfg.num_joints, cfg.in_channels, per_frame=False)
+        if frames.shape[0] != self.batch_size:
+            raise ValueError(f"this streamer was made for batch_size={self.batch_size}; got frames of shape {tuple(frames.shape)}")
+        w, n = self.window, frames.shape[1]
+        keep = min(n, w)
+        end = self.frames + n  # stream length after the prefill
+        slots = torch.arange(end - keep, end, device=self._buffer.device) % w  # (keep,): each frame's slot s, as push uses
+        recent = frames[:, n - keep :]  # (B, keep, J, 3)
+        self._buffer[:, slots] = recent
+        self._buffer[:, slots + w] = recent
+        self.frames = end
+
+    @torch.no_grad()
     def push(self, x: Tensor, rate: Rate = None) -> Tensor:
         _check_stream_input(self.model, x, rate, self.batch_size)  # before writing: a (J, 3) frame would broadcast
         w, n = self.window, self.frames
@@ -410,7 +462,8 @@ class MotionBERTKVStreamer(Streamer):
 
     What is cached: every block of both streams (stage_st and stage_ts, in each layer) has one
     temporal attention; for it the keys and values of all earlier frames' tokens at that
-    sub-layer's input are kept, in (B, J, H, maxlen, C/H) buffers allocated once. The spatial
+    sub-layer's input are kept, in (B, J, H, max_frames, C/H) buffers allocated once (max_frames
+    defaults to maxlen; a smaller one saves memory for streams known to be shorter). The spatial
     attention of the new frame needs only that frame's tokens, and the MLPs, fusion and head are
     per token, so nothing else depends on the past. The output equals the causal model run on the
     whole prefix (up to float rounding).
@@ -418,15 +471,18 @@ class MotionBERTKVStreamer(Streamer):
     Valid only for the first maxlen frames of a stream: `temp_embed` is an absolute position
     table with maxlen rows, so frame maxlen has no embedding, and sliding the window instead would
     move every cached frame to a new position and change every cached key and value. Pushing
-    frame maxlen + 1 raises (the streamer stays usable after `reset()`); use mode="window" for
+    frame max_frames + 1 raises (the streamer stays usable after `reset()`); use mode="window" for
     longer streams.
     """
 
-    def __init__(self, model: MotionBERT, batch_size: int, device: torch.device | str | None = None) -> None:
+    def __init__(
+        self, model: MotionBERT, batch_size: int, device: torch.device | str | None = None, max_frames: int | None = None
+    ) -> None:
         model._require_causal("streamer")
         self.model, self.batch_size = model, batch_size
         self.device = device if device is not None else model.temp_embed.device
-        self._cache = model.init_kv_cache(batch_size, self.device)
+        self.max_frames = model._kv_capacity(max_frames)
+        self._cache = model.init_kv_cache(batch_size, self.device, self.max_frames)
         self.reset()
 
     def reset(self) -> None:
@@ -436,11 +492,17 @@ class MotionBERTKVStreamer(Streamer):
     def push(self, x: Tensor, rate: Rate = None) -> Tensor:
         _check_stream_input(self.model, x, rate, self.batch_size)
         maxlen = self.model.cfg.maxlen
-        if self.frames >= maxlen:
+        if self.frames >= self.max_frames:
+            if self.max_frames == maxlen:
+                raise RuntimeError(
+                    f"the KV cache holds at most maxlen={maxlen} frames: MotionBERT's temporal embedding is absolute, so "
+                    f"frame {self.frames + 1} has no position and sliding would invalidate every cached key/value. Call "
+                    "reset() to start new streams, or use model.streamer(..., mode='window') for streams longer than maxlen."
+                )
             raise RuntimeError(
-                f"the KV cache holds at most maxlen={maxlen} frames: MotionBERT's temporal embedding is absolute, so frame "
-                f"{self.frames + 1} has no position and sliding would invalidate every cached key/value. Call reset() to "
-                "start new streams, or use model.streamer(..., mode='window') for streams longer than maxlen."
+                f"this KV cache was made for max_frames={self.max_frames} frames and is full, so frame {self.frames + 1} "
+                f"has no room. Make the streamer with a larger max_frames (at most maxlen={maxlen}), call reset() to "
+                "start new streams, or use model.streamer(..., mode='window') for streams of any length."
             )
         rep = self.model._step(x, self._cache, self.frames)  # (B, J, dim_rep)
         self.frames += 1
@@ -575,17 +637,29 @@ def export_motionbert_checkpoint(
     path: str | os.PathLike,
     *,
     epoch: int = 0,
-    lr: float | None = None,
+    lr: float = 5e-4,
     min_loss: float | None = None,
 ) -> None:
     """Write `model`'s weights as an official pretrain/pose3d checkpoint (like `latest_epoch.bin`).
 
-    The file is {'epoch', 'lr', 'optimizer': None, 'model_pos', 'min_loss'} with `module.`-prefixed
-    keys, the layout official `train.py` saves; its `--evaluate` / `--pretrained` paths,
-    `infer_wild.py` (which wrap the model in DataParallel first) and the action / mesh scripts read
-    'model_pos'. Official `--resume` also reads 'epoch' and 'lr' (it multiplies 'lr', so give it a
-    float then); 'optimizer': None makes it start a fresh optimizer. The official code has no causal
-    mask, so a causal model exported this way runs bidirectionally there.
+    The file has the top-level keys official `train.py`'s `save_checkpoint` writes, {'epoch', 'lr',
+    'optimizer', 'model_pos', 'min_loss'}, with `module.`-prefixed keys in 'model_pos' (the
+    official scripts wrap the model in `nn.DataParallel` before `load_state_dict(strict=True)`).
+    Its `--evaluate` / `--pretrained` paths, `infer_wild.py` and the action / mesh scripts read
+    'model_pos'. Official `--resume` also reads:
+
+    - 'epoch': epochs already done; training resumes at that epoch index (0: from the start).
+    - 'lr': the current learning rate, which it decays (`lr *= lr_decay`) and saves again, so it
+      must be a number; the default 5e-4 is the official pretraining configs' `learning_rate`
+      (MB_pretrain / MB_lite; pose3d fine-tuning uses 2e-4). Pass the rate your run ended at.
+    - 'optimizer': None here, so it builds a fresh AdamW at the config's learning rate.
+    - 'min_loss': the best validation MPJPE so far; None lets it keep its initial 100000.
+
+    The official code has no causal mask, so a causal model exported this way runs bidirectionally
+    there.
     """
+    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not 0 < lr < float("inf"):
+        raise ValueError(f"lr must be a positive number (official train.py --resume multiplies it by lr_decay); got {lr!r}")
     weights = OrderedDict(("module." + k, v.detach().to("cpu", copy=True)) for k, v in model.state_dict().items())
-    torch.save({"epoch": int(epoch), "lr": lr, "optimizer": None, "model_pos": weights, "min_loss": min_loss}, path)
+    ckpt = {"epoch": int(epoch), "lr": float(lr), "optimizer": None, "model_pos": weights, "min_loss": min_loss}
+    torch.save(ckpt, path)

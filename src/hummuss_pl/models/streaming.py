@@ -5,7 +5,11 @@
     s.reset()                        # start new streams
 
 Benchmarks and the inference CLI only talk to this interface, so HumMUSS's recurrent step and
-MotionBERT's sliding-window and KV-cache baselines are measured and used alike.
+MotionBERT's sliding-window and KV-cache baselines are measured and used alike. Options differ
+per backbone: HumMUSS takes none; MotionBERT takes mode="window" (window=W ≤ maxlen) or mode="kv"
+(max_frames=T ≤ maxlen, the cache's capacity). MotionBERT's window streamer also offers
+`prefill(frames)`, which loads history without computing outputs (a push's output depends only on
+the frames in its window).
 """
 
 from __future__ import annotations

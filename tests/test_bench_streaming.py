@@ -1,0 +1,60 @@
+"""The sequential-inference benchmark end to end, on the tiny models: every method at every context
+it supports (MotionBERT's window also past maxlen, its KV cache not), positive figures, ratios from
+the same run, the memory method recorded, and a real PNG."""
+
+import json
+
+import pytest
+
+from hummuss_pl.bench.streaming import METHODS, main, model_configs
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+# A full CLI run: seven configurations, each in its own subprocess (~15 s on 2 cores).
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def result(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench")
+    maxlen = model_configs("tiny")[1].maxlen
+    contexts = [5, maxlen + 12]  # one the KV cache covers, one only the window (sliding) and HumMUSS reach
+    main(["--compare", "--preset", "tiny", "--batch", "1", "--contexts", *map(str, contexts), "--repeats", "1", "--device", "cpu", "--out", str(out)])
+    return out, contexts, maxlen, json.loads((out / "streaming.json").read_text())
+
+
+def test_every_method_at_every_context_it_supports(result):
+    _, contexts, maxlen, data = result
+    got = {(r["method"], r["batch"], r["context"]) for r in data["rows"]}
+    expected = {(m, 1, c) for m in METHODS for c in contexts if m != "motionbert-kv" or c <= maxlen}
+    assert got == expected and len(data["rows"]) == len(expected)
+    assert ("motionbert-window", 1, contexts[1]) in got and ("motionbert-kv", 1, contexts[1]) not in got
+    for r in data["rows"]:
+        assert r["latency_ms"] > 0 and r["peak_mib"] > 0 and r["timed_frames"] >= 1, r
+
+
+def test_ratios_come_from_the_same_rows(result):
+    _, _, _, data = result
+    rows = {(r["method"], r["batch"], r["context"]): r for r in data["rows"]}
+    others = [key for key in rows if key[0] != "hummuss-step"]
+    assert sorted((r["method"], r["batch"], r["context"]) for r in data["ratios"]) == sorted(others)
+    for ratio in data["ratios"]:
+        row = rows[(ratio["method"], ratio["batch"], ratio["context"])]
+        step = rows[("hummuss-step", ratio["batch"], ratio["context"])]
+        assert ratio["latency"] == pytest.approx(row["latency_ms"] / step["latency_ms"])
+        assert ratio["memory"] == pytest.approx(row["peak_mib"] / step["peak_mib"])
+
+
+def test_info_records_the_setup_and_memory_method(result):
+    _, _, maxlen, data = result
+    info = data["info"]
+    assert info["device"] == "cpu" and info["preset"] == "tiny"
+    assert info["memory"] == "cpu: peak RSS (ru_maxrss) minus RSS before the model was built"
+    assert info["models"]["motionbert"]["maxlen"] == maxlen and info["models"]["hummuss"]["causal"]
+    assert info["step_flops"] > 0 and info["matmul_flops_per_s"] > 0
+
+
+def test_plot_is_a_png(result):
+    out = result[0]
+    data = (out / "streaming.png").read_bytes()
+    assert data[:8] == PNG_SIGNATURE and data[12:16] == b"IHDR" and len(data) > 1000
