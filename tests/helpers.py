@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import struct
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,10 +23,11 @@ def working_dir(path: Path):
         os.chdir(old)
 
 
-def run_cli(args: list[str], cwd: Path):
+def run_cli(args: list[str], cwd: Path, run: bool = True):
     """`hummuss <args>` in this process, from `cwd` (runs write checkpoints/ there); returns the CLI.
 
     Experiment files are given relative to the repository: "experiments/quickstart.yaml".
+    run=False: only parse and instantiate (`args` without a subcommand), as `LightningCLI(run=False)`.
     """
     from hummuss_pl.cli import HummussCLI
 
@@ -33,7 +36,7 @@ def run_cli(args: list[str], cwd: Path):
     sys.argv = ["hummuss"]  # LightningCLI must not see pytest's arguments
     try:
         with working_dir(cwd):
-            return HummussCLI(args=args)
+            return HummussCLI(args=args, run=run)
     finally:
         sys.argv = saved
 
@@ -48,3 +51,35 @@ def read_predictions(cli) -> dict:
     [path] = writer.written
     assert path.parent.name == cli.run_dir.name and path.name == "predictions.pt"
     return torch.load(path, weights_only=False)
+
+
+def wandb_offline_config(run_file: Path) -> dict:
+    """The config an offline W&B run recorded, read from its `run-<id>.wandb` file: a LevelDB-style log
+    (a 7-byte file header, 32 KiB blocks, each record chunk behind a 7-byte crc/length/type header) of
+    protobuf `Record`s; later config updates win."""
+    from wandb.proto import wandb_internal_pb2
+
+    raw = run_file.read_bytes()
+    assert raw[:4] == b":W&B", f"{run_file} is not a W&B run file"
+    block, header = 32768, 7
+    records, pending, pos = [], b"", header
+    while pos + header <= len(raw):
+        room = block - pos % block
+        if room < header:  # a block's tail too short for a chunk header is padding
+            pos += room
+            continue
+        _, length, kind = struct.unpack("<IHB", raw[pos : pos + header])
+        if kind == 0:
+            break
+        chunk = raw[pos + header : pos + header + length]
+        pos += header + length
+        pending = chunk if kind in (1, 2) else pending + chunk  # 1 full, 2 first, 3 middle, 4 last
+        if kind in (1, 4):
+            records.append(pending)
+    config: dict = {}
+    for data in records:
+        record = wandb_internal_pb2.Record()
+        record.ParseFromString(data)
+        if record.WhichOneof("record_type") == "config":
+            config.update({item.key: json.loads(item.value_json) for item in record.config.update})
+    return config

@@ -38,13 +38,70 @@ def test_launcher_and_trainer_disagreeing_on_world_size_is_refused(tmp_path, mon
         run_cli(["fit", *QUICK, "--trainer.devices", "1", "--trainer.max_epochs", "1"], tmp_path)
 
 
+# What srun exports to task 0 of `--nodes 2 --ntasks-per-node 2` (Lightning's SLURMEnvironment reads these).
+SLURM = {"SLURM_JOB_ID": "4242", "SLURM_STEP_ID": "0", "SLURM_JOB_NAME": "hummuss-pretrain", "SLURM_NTASKS": "4",
+         "SLURM_NTASKS_PER_NODE": "2", "SLURM_NNODES": "2", "SLURM_PROCID": "0", "SLURM_LOCALID": "0", "SLURM_NODEID": "0",
+         "SLURM_NODELIST": "node[01-02]"}  # fmt: skip
+
+
+@pytest.fixture
+def srun(monkeypatch):
+    for key in ("WORLD_SIZE", "RANK", "LOCAL_RANK", "NODE_RANK", "LOCAL_WORLD_SIZE"):
+        monkeypatch.delenv(key, raising=False)
+    for key, value in SLURM.items():
+        monkeypatch.setenv(key, value)
+
+
+def slurm_trainer(devices: int, num_nodes: int, strategy: str = "ddp"):
+    import lightning as L
+
+    from hummuss_pl.cli import check_world_size
+
+    trainer = L.Trainer(accelerator="cpu", devices=devices, num_nodes=num_nodes, strategy=strategy, logger=False)
+    if strategy == "ddp":  # Lightning recognised srun (a single-device strategy has no cluster environment)
+        assert type(trainer.strategy.cluster_environment).__name__ == "SLURMEnvironment"
+    check_world_size(trainer)
+    return trainer
+
+
+def test_srun_tasks_matching_devices_times_nodes_are_accepted(srun):
+    slurm_trainer(devices=2, num_nodes=2)
+
+
+@pytest.mark.parametrize(("devices", "num_nodes", "strategy"), [(2, 1, "ddp"), (1, 1, "auto")])
+def test_srun_tasks_not_matching_devices_times_nodes_are_refused(srun, devices, num_nodes, strategy):
+    # with ddp, trainer.world_size repeats SLURM_NTASKS (4): the check must count devices × nodes
+    with pytest.raises(RuntimeError, match=f"launcher started 4 processes but the Trainer is configured for {devices * num_nodes} "):
+        slurm_trainer(devices, num_nodes, strategy)
+
+
+def test_without_srun_slurm_variables_do_not_count(srun, monkeypatch):
+    monkeypatch.delenv("SLURM_STEP_ID")  # the batch script itself, outside srun: one process, whatever --ntasks says
+    slurm_trainer(devices=1, num_nodes=1, strategy="auto")
+
+
+def global_step(ckpt) -> int:
+    import torch
+
+    return torch.load(ckpt, map_location="cpu", weights_only=False)["global_step"]
+
+
 @pytest.mark.slow
 def test_two_process_ddp_fit_and_exact_validation(tmp_path):
     limits = ["--trainer.limit_train_batches", "2", "--trainer.limit_val_batches", "3", "--trainer.max_epochs", "1"]
     out = hummuss(["fit", *QUICK, *limits, "--trainer.devices", "2", "--trainer.strategy", "ddp"], tmp_path)
     assert "MEMBER: 2/2" in out.stdout + out.stderr  # two gloo ranks really trained together
-    ckpt = tmp_path / "checkpoints" / "quickstart" / "version_0" / "last.ckpt"
+    runs = tmp_path / "checkpoints" / "quickstart"
+    assert sorted(p.name for p in runs.iterdir()) == ["version_0"]  # one run directory for both ranks
+    ckpt = runs / "version_0" / "last.ckpt"
     assert ckpt.is_file()
+
+    # --ckpt_path last resumes that run on 2 processes, in place
+    first = global_step(ckpt)
+    hummuss(["fit", *QUICK, *limits[:4], "--trainer.max_epochs", "2", "--trainer.devices", "2", "--trainer.strategy", "ddp",
+             "--ckpt_path", "last"], tmp_path)  # fmt: skip
+    assert sorted(p.name for p in runs.iterdir()) == ["version_0"]
+    assert global_step(ckpt) == 2 * first
 
     # The same checkpoint validated on 1 and on 2 processes over the whole held-out split (128
     # clips = 1024 // 8, in batches of 60: 3 batches, the last one short, 2 on one rank and 1 on the other):
@@ -66,3 +123,17 @@ def test_two_process_ddp_fit_and_exact_validation(tmp_path):
     indices = sorted(i for part in parts for i in part["index"].tolist())
     assert indices == list(range(128)) and [len(p["index"]) for p in parts] == [60 + 8, 60]  # batches 0 + 2, batch 1
     assert all(p["pose_3d"].shape[0] == len(p["index"]) for p in parts)
+
+
+@pytest.mark.slow
+def test_torchrun_ranks_share_one_run_directory(tmp_path):
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "hummuss_pl"]
+    args = [*QUICK, "--trainer.limit_train_batches", "2", "--trainer.limit_val_batches", "1", "--trainer.devices", "2",
+            "--trainer.strategy", "ddp"]  # fmt: skip
+    env = {**os.environ, "WANDB_MODE": "disabled"}
+    for extra in (["--trainer.max_epochs", "1"], ["--trainer.max_epochs", "2", "--ckpt_path", "last"]):
+        done = subprocess.run([*torchrun, "fit", *args, *extra], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        runs = tmp_path / "checkpoints" / "quickstart"
+        assert sorted(p.name for p in runs.iterdir()) == ["version_0"]  # rank 1 created nothing of its own
+    assert global_step(runs / "version_0" / "last.ckpt") == 4  # 2 epochs × 2 steps: the resume continued

@@ -4,11 +4,15 @@
 import warnings
 from pathlib import Path
 
+import lightning as L
 import pytest
 import torch
 from helpers import read_predictions, run_cli
 
+from hummuss_pl.data.modules import PretrainDataModule, SourceConfig
 from hummuss_pl.metrics import root_relative
+from hummuss_pl.tasks.base import OptimConfig, backbone_as_dict
+from hummuss_pl.tasks.pretrain import PretrainTask
 
 
 def test_quickstart_config_runs_both_curriculum_phases(tmp_path):
@@ -44,9 +48,11 @@ def test_ckpt_path_last_resumes_the_newest_run_exactly(tmp_path):
         warnings.simplefilter("always")
         run_cli(["fit", *QUICK, "--trainer.max_epochs", "1"], tmp_path / "resumed")
     assert not [w for w in caught if "exists and is not empty" in str(w.message)]  # a fresh run dir is not "reused"
-    cli = run_cli(["fit", *QUICK, "--trainer.max_epochs", "2", "--ckpt_path", "last"], tmp_path / "resumed")
     runs = tmp_path / "resumed" / "checkpoints" / "quickstart"
-    assert sorted(p.name for p in runs.iterdir()) == ["version_0"]  # resumed in place, no version_1
+    (runs / "version_1").mkdir()  # newer, but without a last.ckpt (as a second DDP rank used to leave one)
+    cli = run_cli(["fit", *QUICK, "--trainer.max_epochs", "2", "--ckpt_path", "last"], tmp_path / "resumed")
+    assert cli.run_dir == Path("checkpoints/quickstart/version_0")  # resumed in place
+    assert sorted(p.name for p in runs.iterdir()) == ["version_0", "version_1"]
     assert cli.trainer.current_epoch == 2 and cli.trainer.global_step == 4 and cli.datamodule.phase_index == 1
     run_cli(["fit", *QUICK, "--trainer.max_epochs", "2"], tmp_path / "straight")
     resumed = weights(runs / "version_0" / "last.ckpt")
@@ -60,11 +66,10 @@ def test_predict_writes_the_models_outputs_for_the_held_out_clips(tmp_path):
     from torch.utils.data import ConcatDataset
 
     from hummuss_pl.data import schema
-    from hummuss_pl.tasks.pretrain import PretrainTask
 
     run_cli(["fit", *QUICK, "--trainer.max_epochs", "1"], tmp_path)
     ckpt = tmp_path / "checkpoints" / "quickstart" / "version_0" / "last.ckpt"
-    cli = run_cli(["predict", *QUICK, "--ckpt_path", str(ckpt)], tmp_path)
+    cli = run_cli(["predict", *QUICK, "--ckpt_path", "last"], tmp_path)  # version_0's last.ckpt, in a new run directory
     assert cli.run_dir.name == "version_1" and not list(cli.run_dir.glob("*.ckpt"))  # predict writes no checkpoints
     out = read_predictions(cli)
     held_out = ConcatDataset(cli.datamodule._val)
@@ -77,3 +82,68 @@ def test_predict_writes_the_models_outputs_for_the_held_out_clips(tmp_path):
             expected = root_relative(task(torch.as_tensor(item[schema.INPUT])[None]))[0]
         torch.testing.assert_close(out["pose_3d"][row], expected)
         assert float(out["scale_mm"][row]) == pytest.approx(item[schema.SCALE_MM])
+
+
+# ------------------------------------------------------------------------------------ pretrained vs checkpoint
+TINY = "hummuss-tiny-causal"
+
+
+def tiny_trainer(**kwargs) -> L.Trainer:
+    return L.Trainer(limit_val_batches=0, logger=False, enable_checkpointing=False, accelerator="cpu", enable_progress_bar=False,
+                     enable_model_summary=False, **kwargs)  # fmt: skip
+
+
+def tiny_data() -> PretrainDataModule:
+    return PretrainDataModule(sources=[SourceConfig("synthetic", clip_len=9, options={"num_clips": 8})], batch_size=4, num_workers=0)
+
+
+def write_pretrained(path: Path, seed: int) -> dict[str, torch.Tensor]:
+    """A pretrained file (backbone.* weights of a freshly initialised tiny backbone); returns them."""
+    torch.manual_seed(seed)
+    task = PretrainTask(TINY)
+    torch.save({"state_dict": task.state_dict(), "hyper_parameters": {"backbone": backbone_as_dict(task.backbone_cfg)}}, path)
+    return {k: v.clone() for k, v in task.backbone.state_dict().items()}
+
+
+def assert_backbone(task: PretrainTask, expected: dict[str, torch.Tensor]) -> None:
+    for key, value in task.backbone.state_dict().items():
+        torch.testing.assert_close(value, expected[key], rtol=0, atol=0, msg=key)
+
+
+def test_fitting_a_loaded_checkpoint_keeps_its_backbone_not_the_pretrained_file(tmp_path):
+    pretrained = write_pretrained(tmp_path / "pretrained.ckpt", seed=1)
+    frozen = OptimConfig(lr=0.0)  # lr 0: the weights after fit are the ones fit started from
+    task = PretrainTask(TINY, optim=frozen, pretrained=str(tmp_path / "pretrained.ckpt"))
+    tiny_trainer(max_steps=1).fit(task, tiny_data())
+    assert_backbone(task, pretrained)  # a fresh task starts from the pretrained file
+
+    trainer = tiny_trainer(max_steps=2)
+    trainer.fit(PretrainTask(TINY, optim=OptimConfig(lr=1e-2), pretrained=str(tmp_path / "pretrained.ckpt")), tiny_data())
+    trainer.save_checkpoint(tmp_path / "trained.ckpt")
+    trained = weights(tmp_path / "trained.ckpt")
+    trained = {k[len("backbone.") :]: v for k, v in trained.items() if k.startswith("backbone.")}
+    assert not torch.equal(trained["lift.weight"], pretrained["lift.weight"])
+
+    loaded = PretrainTask.load_from_checkpoint(tmp_path / "trained.ckpt", optim=frozen)
+    assert loaded.pretrained == str(tmp_path / "pretrained.ckpt")  # still in its hyper-parameters, and the file exists
+    tiny_trainer(max_steps=1).fit(loaded, tiny_data())
+    assert_backbone(loaded, trained)
+
+
+def test_resuming_a_fine_tune_needs_no_pretrained_file(tmp_path):
+    pretrained = tmp_path / "pretrained.ckpt"
+    write_pretrained(pretrained, seed=1)
+    # through the Trainer: fit(ckpt_path=...) restores the weights, so the pretrained file is not read
+    trainer = tiny_trainer(max_epochs=1, limit_train_batches=1)
+    trainer.fit(PretrainTask(TINY, pretrained=str(pretrained)), tiny_data())
+    trainer.save_checkpoint(tmp_path / "epoch1.ckpt")
+    args = ["fit", *QUICK, "--model.init_args.backbone", TINY, "--model.init_args.pretrained", str(pretrained)]
+    run_cli([*args, "--trainer.max_epochs", "1"], tmp_path)
+    pretrained.unlink()
+
+    trainer = tiny_trainer(max_epochs=2, limit_train_batches=1)
+    trainer.fit(PretrainTask(TINY, pretrained=str(pretrained)), tiny_data(), ckpt_path=tmp_path / "epoch1.ckpt")
+    assert trainer.current_epoch == 2
+    # and through the CLI
+    cli = run_cli([*args, "--trainer.max_epochs", "2", "--ckpt_path", "last"], tmp_path)
+    assert cli.trainer.current_epoch == 2 and cli.run_dir.name == "version_0"

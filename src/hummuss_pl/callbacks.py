@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from lightning.pytorch import LightningModule, Trainer
 from lightning.pytorch.callbacks import BasePredictionWriter
 
 __all__ = ["PredictionWriter", "gather_predictions"]
@@ -45,6 +46,11 @@ class PredictionWriter(BasePredictionWriter):
         super().__init__(write_interval="epoch")
         self.output_dir = Path(output_dir)
         self.written: list[Path] = []
+
+    def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        # Every rank writes to rank 0's directory: ranks that torchrun or srun started next to rank 0 may
+        # have been configured with another one (`cli.shared_run_dir`).
+        self.output_dir = Path(trainer.strategy.broadcast(str(self.output_dir)))
 
     def write_on_epoch_end(self, trainer, pl_module, predictions: list, batch_indices: list) -> None:
         # Lightning unwraps `predictions` for a single dataloader but always nests batch_indices per loader.

@@ -10,7 +10,10 @@ Every run writes to `checkpoints/<experiment>/<version>/`: `last.ckpt`, the best
 experiment's monitored metric, `config-<subcommand>.yaml` (the resolved configuration) and, with the W&B logger,
 its offline/online run; `predict` writes `predictions.pt` there (`callbacks.PredictionWriter`).
 `--experiment` names the run family (set in each experiment YAML);
-`--version` defaults to a new `version_N`, or to the newest existing one with `--ckpt_path last`.
+`--version` defaults to a new `version_N`. `--ckpt_path last` takes the `last.ckpt` of the newest `version_N`
+that has one (or of `--version`): `fit` resumes in that directory, `validate` / `test` / `predict` evaluate it
+in a new one; with no such checkpoint the command stops with an error naming the directory searched.
+All processes of one launch (Lightning's own DDP ranks, torchrun, srun) share rank 0's run directory.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import yaml
 from jsonargparse import Namespace
 from jsonargparse.typing import import_object
 from lightning.pytorch import LightningDataModule, Trainer
+from lightning.pytorch.callbacks import ProgressBar
 from lightning.pytorch.cli import LightningCLI, SaveConfigCallback
 from lightning.pytorch.loggers import WandbLogger
 from lightning.pytorch.utilities import rank_zero_info
@@ -40,19 +44,56 @@ warnings.filterwarnings("ignore", re.escape("`isinstance(treespec, LeafSpec)` is
 DEFAULTS = Path(__file__).parent / "configs" / "defaults.yaml"
 
 
+LAST = "last.ckpt"  # what ModelCheckpoint(save_last=True) writes and `--ckpt_path last` resumes
+RUN_DIR_ENV = "HUMMUSS_RUN_DIR"  # rank 0's run directory, inherited by the ranks Lightning starts itself
+# Where launchers announce a process's rank before torch.distributed is up: torchrun (RANK), Lightning's own
+# launcher (NODE_RANK for the node, LOCAL_RANK for the processes it starts), srun (SLURM_PROCID), LSF's jsrun.
+RANK_VARIABLES = ("RANK", "LOCAL_RANK", "NODE_RANK", "SLURM_PROCID", "JSM_NAMESPACE_RANK")
+
+
 def run_dir(experiment: str, version: str | None, resume_last: bool) -> Path:
-    """checkpoints/<experiment>/<version>: a new version_N, or the newest one to resume from."""
+    """checkpoints/<experiment>/<version>: `version` when given, else a new version_N; with `resume_last`
+    the newest version_N holding a last.ckpt (or `version`, which must hold one)."""
     if not re.fullmatch(r"[A-Za-z0-9_.\-/]+", experiment) or ".." in experiment:
         raise ValueError(f"--experiment {experiment!r}: use letters, digits, '_', '-', '.', '/' only")
     base = CHECKPOINT_ROOT / experiment
     if version:
+        if resume_last and not (base / version / LAST).is_file():
+            raise FileNotFoundError(f"--ckpt_path last: {base / version}/ has no {LAST} to resume from")
         return base / version
     numbers = sorted(int(m.group(1)) for p in base.glob("version_*") if (m := re.fullmatch(r"version_(\d+)", p.name)))
-    if resume_last:
-        if not numbers:
-            raise FileNotFoundError(f"--ckpt_path last: no earlier run of experiment {experiment!r} under {base}/")
-        return base / f"version_{numbers[-1]}"
-    return base / f"version_{numbers[-1] + 1 if numbers else 0}"
+    if not resume_last:
+        return base / f"version_{numbers[-1] + 1 if numbers else 0}"
+    resumable = [n for n in numbers if (base / f"version_{n}" / LAST).is_file()]
+    if not resumable:
+        found = f" (version_{', version_'.join(map(str, numbers))} hold none)" if numbers else ""
+        raise FileNotFoundError(f"--ckpt_path last: no earlier run of experiment {experiment!r} under {base}/ has a {LAST}{found}")
+    return base / f"version_{resumable[-1]}"
+
+
+def is_launch_rank_zero() -> bool:
+    """Whether this process is global rank 0 (or the only process) as far as its launcher has said."""
+    return all(os.environ.get(key, "0") == "0" for key in RANK_VARIABLES)
+
+
+def shared_run_dir(experiment: str, version: str | None, resume_last: bool) -> Path:
+    """The run directory of this launch, one for all its processes.
+
+    Rank 0 chooses it (`run_dir`), creates it and exports it as HUMMUSS_RUN_DIR, which the processes
+    Lightning starts for the other ranks inherit. Ranks that torchrun or srun start next to rank 0 make the
+    same choice without creating anything: resuming, they find the same version; for a new run they may
+    guess one version too high (rank 0 may have created its directory already). That guess is never written
+    to: what ranks > 0 write goes where rank 0 says (ModelCheckpoint and PredictionWriter broadcast their
+    directory from rank 0), and only rank 0 writes the config and the W&B run.
+    """
+    inherited = os.environ.get(RUN_DIR_ENV)
+    if inherited:
+        return Path(inherited)
+    chosen = run_dir(experiment, version, resume_last)
+    if is_launch_rank_zero():
+        chosen.mkdir(parents=True, exist_ok=True)
+        os.environ[RUN_DIR_ENV] = str(chosen)
+    return chosen
 
 
 def check_world_size(trainer: Trainer) -> None:
@@ -64,9 +105,11 @@ def check_world_size(trainer: Trainer) -> None:
     launched = os.environ.get("WORLD_SIZE") or (os.environ.get("SLURM_NTASKS") if "SLURM_JOB_ID" in os.environ and "SLURM_STEP_ID" in os.environ else None)
     if launched is None:
         return  # Lightning starts the other processes itself
-    if int(launched) != trainer.world_size:
+    # Not trainer.world_size: with a DDP strategy that echoes the launcher's own count.
+    configured = trainer.num_devices * trainer.num_nodes
+    if int(launched) != configured:
         raise RuntimeError(
-            f"the launcher started {launched} processes but the Trainer is configured for {trainer.world_size} "
+            f"the launcher started {launched} processes but the Trainer is configured for {configured} "
             f"(devices × num_nodes = {trainer.num_devices} × {trainer.num_nodes}). Each process would train its own "
             "copy. Pass --trainer.devices <processes per node> --trainer.num_nodes <nodes> --trainer.strategy ddp, "
             "or start a single process and let Lightning launch the rest."
@@ -87,18 +130,28 @@ class SaveConfigToRun(SaveConfigCallback):
 
 
 class HummussCLI(LightningCLI):
-    def __init__(self, args=None, run: bool = True) -> None:
-        super().__init__(
-            model_class=BackboneTask,
-            datamodule_class=LightningDataModule,
-            subclass_mode_model=True,
-            subclass_mode_data=True,
-            save_config_callback=SaveConfigToRun,
-            save_config_kwargs={"save_to_log_dir": False},
-            parser_kwargs={cmd: {"default_env": False, "default_config_files": [str(DEFAULTS)]} for cmd in ("fit", "validate", "test", "predict")},
-            args=args,
-            run=run,
-        )
+    """The `hummuss` command. `main()` ends it with `finish()`: W&B's closing lines, then the summary of
+    where the run's files are; code that builds a HummussCLI itself calls `finish()` when done with it."""
+
+    def __init__(self, args: list[str] | None = None, run: bool = True) -> None:
+        self.summary: list[str] = []
+        self._wandb_run_before = _active_wandb_run()  # a run someone else started: not ours to finish
+        inherited = RUN_DIR_ENV in os.environ
+        try:
+            super().__init__(
+                model_class=BackboneTask,
+                datamodule_class=LightningDataModule,
+                subclass_mode_model=True,
+                subclass_mode_data=True,
+                save_config_callback=SaveConfigToRun,
+                save_config_kwargs={"save_to_log_dir": False},
+                parser_kwargs={cmd: {"default_env": False, "default_config_files": [str(DEFAULTS)]} for cmd in ("fit", "validate", "test", "predict")},
+                args=args,
+                run=run,
+            )
+        finally:
+            if not inherited:  # the directory was this launch's; the next command in this process picks its own
+                os.environ.pop(RUN_DIR_ENV, None)
 
     def add_arguments_to_parser(self, parser) -> None:
         parser.add_argument("--experiment", type=str, default="default", help="run family: checkpoints/<experiment>/<version>/")
@@ -106,9 +159,13 @@ class HummussCLI(LightningCLI):
 
     def before_instantiate_classes(self) -> None:
         config = self.config[self.subcommand] if self.subcommand else self.config
-        resume_last = self.subcommand == "fit" and config.get("ckpt_path") == "last"
-        self.run_dir = run_dir(config.experiment, config.version, resume_last)
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+        last = config.get("ckpt_path") == "last"
+        latest = run_dir(config.experiment, config.version, resume_last=True) if last else None  # raises when none
+        self.run_dir = shared_run_dir(config.experiment, config.version, resume_last=last and self.subcommand == "fit")
+        if latest is not None:
+            # A file, not Lightning's "last": that searches only this run's checkpoint directory and, finding
+            # nothing there, warns and trains from scratch. fit resumes in place; the others evaluate it.
+            config.ckpt_path = str((self.run_dir if self.subcommand == "fit" else latest) / LAST)
         if not any(self.run_dir.glob("*.ckpt")):
             # The config file and the W&B run land in the run directory before ModelCheckpoint looks at
             # it; with no checkpoint there, its "exists and is not empty" warning would be noise.
@@ -117,6 +174,8 @@ class HummussCLI(LightningCLI):
         if trainer.get("default_root_dir") in (None, os.getcwd()):
             trainer.default_root_dir = str(self.run_dir)
         callbacks = trainer.get("callbacks") or []
+        if trainer.get("enable_progress_bar") is False:  # the defaults' RichProgressBar would contradict the flag
+            callbacks = trainer.callbacks = [c for c in callbacks if not _is_progress_bar(c)]
         checkpoints = [c for c in callbacks if str(c.get("class_path", "")).endswith("ModelCheckpoint")]
         for callback in checkpoints:
             if callback.init_args.get("dirpath") is None:
@@ -166,7 +225,8 @@ class HummussCLI(LightningCLI):
                 callback.run_dir = self.run_dir
         return trainer
 
-    def _summary(self, what: str) -> None:
+    def _summarise(self, what: str) -> None:
+        """The lines `finish()` prints: the run directory, checkpoints and W&B run (rank 0 only)."""
         if not self.trainer.is_global_zero:
             return
         lines = [f"{what} finished. Run directory: {self.run_dir}/"]
@@ -176,24 +236,51 @@ class HummussCLI(LightningCLI):
             lines.append(f"  best checkpoint: {ckpt.best_model_path}{score}")
         if ckpt is not None and ckpt.last_model_path:
             lines.append(f"  last checkpoint: {ckpt.last_model_path}  (resume: add --ckpt_path last)")
-        for logger in self.trainer.loggers:
-            mode = os.environ.get("WANDB_MODE", "online")
-            if isinstance(logger, WandbLogger) and mode != "disabled" and logger.experiment is not None and hasattr(logger.experiment, "dir"):
-                hint = "  (upload later with `wandb sync <dir>`)" if mode == "offline" else ""
-                lines.append(f"  W&B run ({mode}): {Path(logger.experiment.dir).parent}{hint}")
-        rank_zero_info("\n".join(lines))
+        mode = os.environ.get("WANDB_MODE", "online")
+        for run in self._wandb_runs():
+            hint = "  (upload later with `wandb sync <dir>`)" if mode == "offline" else ""
+            lines.append(f"  W&B run ({mode}): {Path(run.dir).parent}{hint}")
+        files = [p for c in self.trainer.callbacks if isinstance(c, PredictionWriter) for p in c.written]
+        if files:
+            lines.append("  predictions: " + ", ".join(map(str, files)) + "  (torch.load: a dict of per-sample entries)")
+        self.summary = lines
+
+    def _wandb_runs(self) -> list:
+        """The W&B runs this command's WandbLoggers started (rank 0; none with WANDB_MODE=disabled)."""
+        if os.environ.get("WANDB_MODE") == "disabled" or not self.trainer.is_global_zero:
+            return []
+        runs = [logger.experiment for logger in self.trainer.loggers if isinstance(logger, WandbLogger)]
+        return [run for run in runs if run is not None and run is not self._wandb_run_before and hasattr(run, "dir")]
 
     def after_fit(self) -> None:
-        self._summary("Training")
+        self._summarise("Training")
 
     def after_test(self) -> None:
-        self._summary("Test")
+        self._summarise("Test")
 
     def after_predict(self) -> None:
-        self._summary("Prediction")
-        files = [p for c in self.trainer.callbacks if isinstance(c, PredictionWriter) for p in c.written]
-        if files and self.trainer.is_global_zero:
-            rank_zero_info("  predictions: " + ", ".join(map(str, files)) + "  (torch.load: a dict of per-sample entries)")
+        self._summarise("Prediction")
+
+    def finish(self) -> None:
+        """Ends the command: finishes its W&B runs, so that W&B's closing lines (sync hint, log folder) come
+        first, then prints the summary, the last thing the user sees. Only for the end of the process: the
+        trainer logs nothing to W&B afterwards (a finished run refuses it)."""
+        for run in self._wandb_runs():
+            run.finish()
+        if self.summary:
+            rank_zero_info("\n".join(self.summary))
+
+
+def _active_wandb_run():
+    """wandb.run when wandb is loaded and a run is active (checked without importing wandb)."""
+    wandb = sys.modules.get("wandb")
+    return getattr(wandb, "run", None)
+
+
+def _is_progress_bar(callback: Namespace) -> bool:
+    """Whether a `trainer.callbacks` entry of the config is a progress bar (Rich, TQDM or a subclass)."""
+    class_path = callback.get("class_path") if hasattr(callback, "get") else None
+    return isinstance(class_path, str) and issubclass(import_object(class_path), ProgressBar)
 
 
 PACKAGE_DIR = str(Path(__file__).resolve().parent)
@@ -216,13 +303,14 @@ def main(args: list[str] | None = None) -> None:
     """The `hummuss` console script. Configuration and data errors raised by this package print their
     message (jsonargparse would wrap them in pages of traceback); HUMMUSS_TRACEBACK=1 shows it all."""
     try:
-        HummussCLI(args=args)
+        cli = HummussCLI(args=args)
     except Exception as err:
         shown = None if os.environ.get("HUMMUSS_TRACEBACK") else user_error(err)
         if shown is None:
             raise
         message = shown.args[0] if isinstance(shown, KeyError) and shown.args else shown
         sys.exit(f"hummuss: error: {message}\n(HUMMUSS_TRACEBACK=1 shows the full traceback)")
+    cli.finish()
 
 
 if __name__ == "__main__":

@@ -157,7 +157,9 @@ class BackboneTask(L.LightningModule):
         self.backbone = build_backbone(self.backbone_cfg)
         self.optim_cfg = optim
         self.pretrained = pretrained
-        self._pretrained_loaded = False
+        # Set once the backbone's starting weights are settled (`pretrained` loaded, a checkpoint restored, or
+        # training begun): `pretrained` is then never (re)loaded over them.
+        self._backbone_initialised = False
 
     def _set_reference_fps(self, reference_fps: float | None) -> None:
         """Per-clip frame rates (`clip_rate`) need a model with a rate: HumMUSS."""
@@ -182,12 +184,24 @@ class BackboneTask(L.LightningModule):
     def head_modules(self) -> list[nn.Module]:
         return []
 
-    def setup(self, stage: str) -> None:
-        # Loaded here, not in __init__: on resume the checkpoint's weights are restored after setup
-        # and win, and load_from_checkpoint (no setup) never needs the pretrained file.
-        if stage == "fit" and self.pretrained and not self._pretrained_loaded:
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        # load_from_checkpoint, or a fit resumed with ckpt_path: the weights are the checkpoint's
+        self._backbone_initialised = True
+
+    def load_pretrained(self) -> None:
+        """Loads `pretrained` into the backbone, once, unless the task's weights came from a checkpoint."""
+        if self.pretrained and not self._backbone_initialised:
             rank_zero_info(f"Loaded {load_backbone_weights(self.backbone, self.pretrained)}")
-            self._pretrained_loaded = True
+        self._backbone_initialised = True
+
+    def setup(self, stage: str) -> None:
+        if stage == "fit" and self._trainer is None:  # set up by hand, outside a Trainer
+            self.load_pretrained()
+
+    def on_fit_start(self) -> None:
+        # Not in setup: a Trainer restores `fit(ckpt_path=...)` after setup and before this hook, so a
+        # resumed task keeps its weights and needs no pretrained file (neither does load_from_checkpoint).
+        self.load_pretrained()
 
     def configure_optimizers(self):
         cfg = self.optim_cfg
