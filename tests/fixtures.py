@@ -9,6 +9,7 @@ out by hand (documented per writer); each writer returns what a test needs to kn
     write_h36m_source(path)                            h36m_sh_conf_cam_source_final.pkl
     write_amass_joints(path)                           amass_joints_h36m_60.pkl (list of (17, T, 3))
     write_3dhp(root)                                   data_train_3dhp.npz / data_test_3dhp.npz
+    official_3dhp_test()                               a test dict with the official TS1–TS6 valid counts
     write_posetrack(folder)                            PoseTrack18 MMPose-style annotation JSONs
     write_instavariety(folder)                         motion_all.npy + id_all.npy
     write_mesh(path, dataset, hybrik)                  mesh_det_{pw3d,coco,h36m}[...].pkl
@@ -147,6 +148,21 @@ def write_3dhp(root, train_frames=(30, 12), test_frames=None) -> dict:
     np.savez_compressed(root / "data_train_3dhp.npz", data=train)
     np.savez_compressed(root / "data_test_3dhp.npz", data=test)
     return {"train": train, "test": test}
+
+
+# The valid frames of the official test set per sequence (datasets.md §1.1; 2929 in all).
+OFFICIAL_3DHP_VALID = {"TS1": 603, "TS2": 540, "TS3": 505, "TS4": 553, "TS5": 276, "TS6": 452}
+
+
+def official_3dhp_test() -> dict:
+    """The test dict of write_3dhp with TS1–TS6 as large as the official ones: sequence s has
+    OFFICIAL_3DHP_VALID[s] valid frames followed by 2 invalid ones (poses as mpi_pose_2d / _3d)."""
+    test = {}
+    for name, valid in OFFICIAL_3DHP_VALID.items():
+        w, h = (1920, 1080) if name in ("TS5", "TS6") else (2048, 2048)
+        flags = np.concatenate([np.ones(valid), np.zeros(2)])
+        test[name] = {"data_2d": mpi_pose_2d(valid + 2, w, h), "data_3d": mpi_pose_3d(valid + 2), "valid": flags}
+    return test
 
 
 # ----------------------------------------------------------------------------------- PoseTrack

@@ -61,20 +61,62 @@ MASK_ONLY = CorruptionConfig(noise=False, mask_frame_ratio=0.0)
 
 
 # ---------------------------------------------------------------------------------------- constants
-def test_noise_constants_are_motionberts():
-    """Spot values copied by hand from MotionBERT's params/synthetic_noise.pth and d2c_params.pkl."""
-    assert len(C.MOTIONBERT_NOISE_MEAN) == len(C.MOTIONBERT_NOISE_STD) == len(C.MOTIONBERT_NOISE_WEIGHT) == 17
-    assert all(len(r) == 2 for r in C.MOTIONBERT_NOISE_MEAN + C.MOTIONBERT_NOISE_STD)
-    assert C.MOTIONBERT_NOISE_WEIGHT[13] == 0.7027702297593045
-    assert C.MOTIONBERT_NOISE_WEIGHT[0] == 0.9987454248783952
-    assert C.MOTIONBERT_NOISE_MEAN[8][1] == -0.006508411043969023
-    assert C.MOTIONBERT_NOISE_STD[6][0] == 0.009505804410684347
+# Read from MotionBERT's own files (Walter0807/MotionBERT, commit dccfe7b), not from our copy:
+# params/synthetic_noise.pth (torch.load: mean (17, 2), std (17, 2), weight (17,), float64) and
+# params/d2c_params.pkl ({a, b: float, m, s: numpy float32}). Checksums are math.fsum over each
+# table's float64 values and their squares (exactly rounded, so independent of summation order).
+OFFICIAL_CHECKSUMS = {  # table: (sum, sum of squares)
+    "mean": (0.012373822055255088, 0.00016939773208377165),
+    "std": (0.1960368813364602, 0.001200272218404165),
+    "weight": (15.079215054145603, 13.498733215455276),
+}
+# Values at every row / column boundary (rows 0, 1, 15, 16 = root, r_hip, r_elbow, r_wrist) and more.
+OFFICIAL_MEAN = {
+    (0, 0): 0.0008132532206415176, (0, 1): 0.0002123957794343385,
+    (1, 0): -0.00014820766367979008, (1, 1): 0.001997602659830032,
+    (8, 0): 0.0021412224082639135, (8, 1): -0.006508411043969023,
+    (15, 0): 0.0016822635945976643, (15, 1): -0.0003300032534713677,
+    (16, 0): 0.001663880852602262, (16, 1): 0.0013175154893377186,
+}  # fmt: skip
+OFFICIAL_STD = {
+    (0, 0): 0.003662630041640461, (0, 1): 0.0035726057983897614,
+    (1, 0): 0.0071349284931432454, (1, 1): 0.005109186552172369,
+    (6, 0): 0.009505804410684347, (6, 1): 0.005625369112028657,
+    (15, 0): 0.006009086297262234, (15, 1): 0.005721288594996581,
+    (16, 0): 0.005370299691147723, (16, 1): 0.005684071647289275,
+}  # fmt: skip
+OFFICIAL_WEIGHT = {0: 0.9987454248783952, 1: 0.9669543010510732, 13: 0.7027702297593045, 15: 0.8246287738293403,
+                   16: 0.7287476097892377}  # fmt: skip
+OFFICIAL_D2C_FLOAT32 = {"m": -0.004585696384310722, "s": 0.14310568571090698}  # the stored float32 values
+
+
+def test_noise_tables_have_motionberts_shapes_values_and_checksums():
+    tables = {"mean": C.MOTIONBERT_NOISE_MEAN, "std": C.MOTIONBERT_NOISE_STD, "weight": C.MOTIONBERT_NOISE_WEIGHT}
+    shapes = {"mean": (17, 2), "std": (17, 2), "weight": (17,)}
+    for name, table in tables.items():
+        values = np.asarray(table, dtype=np.float64)
+        assert values.shape == shapes[name], name
+        flat = values.ravel().tolist()
+        assert (math.fsum(flat), math.fsum(v * v for v in flat)) == OFFICIAL_CHECKSUMS[name], name
+    for (row, col), value in OFFICIAL_MEAN.items():
+        assert C.MOTIONBERT_NOISE_MEAN[row][col] == value, (row, col)
+    for (row, col), value in OFFICIAL_STD.items():
+        assert C.MOTIONBERT_NOISE_STD[row][col] == value, (row, col)
+    for row, value in OFFICIAL_WEIGHT.items():
+        assert C.MOTIONBERT_NOISE_WEIGHT[row] == value, row
     assert int(np.argmin(C.MOTIONBERT_NOISE_WEIGHT)) == 13  # the wrists are the least reliable
     assert sorted(np.argsort(C.MOTIONBERT_NOISE_WEIGHT)[:2]) == [13, 16]
-    assert C.MOTIONBERT_D2C["a"] == 0.028 and C.MOTIONBERT_D2C["b"] == 1.1
-    assert C.MOTIONBERT_D2C["m"] == pytest.approx(-0.0045857, abs=1e-7)
-    assert C.MOTIONBERT_D2C["s"] == pytest.approx(0.1431057, abs=1e-7)
+    assert all(s > 0 for row in C.MOTIONBERT_NOISE_STD for s in row) and all(0 < w < 1 for w in C.MOTIONBERT_NOISE_WEIGHT)
+
+
+def test_confidence_constants_are_motionberts():
+    assert set(C.MOTIONBERT_D2C) == {"a", "b", "m", "s"}
+    assert C.MOTIONBERT_D2C["a"] == 0.028 and C.MOTIONBERT_D2C["b"] == 1.1  # stored as Python floats
+    for key, value in OFFICIAL_D2C_FLOAT32.items():  # stored as float32: our constant rounds to the same float32
+        assert np.float32(C.MOTIONBERT_D2C[key]) == np.float32(value), key
+        assert C.MOTIONBERT_D2C[key] == pytest.approx(value, rel=1e-7), key
     d = CorruptionConfig()
+    assert (d.conf_a, d.conf_b, d.conf_m, d.conf_s) == tuple(C.MOTIONBERT_D2C[k] for k in "abms")
     assert (d.num_keyframes, d.uniform_range, d.jitter_std, d.mask_joint_ratio) == (27, 0.06, 0.002, 0.15)
 
 

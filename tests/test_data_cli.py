@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fixtures import write_data_root, write_mesh
+from fixtures import official_3dhp_test, write_3dhp, write_data_root, write_mesh
 
 from hummuss_pl.data import schema
 from hummuss_pl.data.check import LAYOUT, check_root, dataset_path
@@ -88,6 +88,36 @@ def test_check_exits_1_on_a_malformed_file(tmp_path, wide, capsys):
     assert "smpl_shape" in out and "00000001.pkl" in out and "malformed: MB3D_f243s81/AMASS, COCO mesh" in out
     results = {r.dataset: r.status for r in check_root(root)}
     assert results["COCO mesh"] == "malformed" and results["3DPW mesh"] == "ok"
+
+
+def test_check_requires_the_hybrik_fields_in_hybrik_files(tmp_path, wide, capsys):
+    path = tmp_path / "mesh" / "mesh_det_pw3d_w_hybrik_pred_hr48_w.pkl"
+    data = write_mesh(path, "pw3d", hybrik=True, videos=(40, 10))
+    result = {r.dataset: r for r in check_root(tmp_path)}["3DPW mesh + HybrIK"]
+    assert result.status == "ok" and "clips (+HybrIK)" in result.splits["test"]
+    del data["test"]["pred_smpl_pose"]  # a HybrIK file without its HybrIK predictions
+    with open(path, "wb") as f:
+        pickle.dump(data, f)
+    result = {r.dataset: r for r in check_root(tmp_path)}["3DPW mesh + HybrIK"]
+    assert result.status == "malformed" and "missing key(s) ['pred_smpl_pose']" in result.problems[0]
+    assert main(["check", str(tmp_path)]) == 1
+    assert "malformed: 3DPW mesh + HybrIK" in capsys.readouterr().out
+    plain = tmp_path / "mesh" / "mesh_det_pw3d.pkl"
+    write_mesh(plain, "pw3d", videos=(40, 10))  # the plain file needs no HybrIK fields
+    assert {r.dataset: r for r in check_root(tmp_path)}["3DPW mesh"].status == "ok"
+
+
+def test_check_notes_a_3dhp_test_set_that_is_not_the_official_one(data_root, tmp_path):
+    result = {r.dataset: r for r in check_root(data_root)}["MPI-INF-3DHP"]  # the fixture: TS1 and TS5, 5 valid frames
+    assert result.status == "ok"  # a note, not a failure
+    assert result.problems == [
+        "test: not the official test set (missing TS2, TS3, TS4, TS6; valid frames TS1 3 (official 603), TS5 2 "
+        "(official 276)): 5 valid frames instead of 2929, so PCK / AUC / MPJPE are not comparable with published numbers"
+    ]
+    write_3dhp(tmp_path / "mpi_inf_3dhp", test_frames=official_3dhp_test())
+    [full] = check_root(tmp_path)
+    assert (full.dataset, full.status, full.problems) == ("MPI-INF-3DHP", "ok", [])
+    assert full.splits["test"] == "2929 valid frames of 2941 (6 sequences)"
 
 
 def test_check_incomplete_dataset_is_reported_not_fatal(tmp_path, wide, capsys):

@@ -4,12 +4,14 @@ values (worked out by hand from the fixtures' documented values), and errors on 
 from __future__ import annotations
 
 import json
+import logging
 import pickle
 
 import numpy as np
 import pytest
 from fixtures import (
     mb_label,
+    official_3dhp_test,
     write_3dhp,
     write_amass_joints,
     write_h36m_source,
@@ -38,6 +40,7 @@ from hummuss_pl.data.motionbert_clips import (
 from hummuss_pl.data.mpi_inf_3dhp import FRAME, SEQUENCE, TARGET_INDEX, MPI3DHPClips, MPI3DHPConfig, MPI3DHPTestWindows
 from hummuss_pl.data.ntu import NTUAction, NTUConfig
 from hummuss_pl.data.posetrack import PoseTrack2D, PoseTrackConfig
+from hummuss_pl.data.sampling import item_rng
 
 # For each H36M joint, the 3DHP joint it comes from (datasets.md §1.2, written out by hand here).
 MPI_FOR_H36M = [14, 8, 9, 10, 11, 12, 13, 15, 1, 16, 0, 5, 6, 7, 2, 3, 4]
@@ -160,6 +163,11 @@ def test_h36m_source_normalisation_and_clips(tmp_path):
     assert len(test) == 2 and test.report.frames_dropped == 2
     assert test[0][schema.SCALE_MM] == pytest.approx(4.0 * 1000 / 2)  # 2.5d_factor · res_w / 2
     assert (test[0][schema.INPUT][..., 2] == 0.25).all()  # (N, 17, 1) confidence
+    projected = H36MSource(H36MSourceConfig(str(path), "train", clip_len=4, stride=3, input_2d="projected"))[0]
+    np.testing.assert_array_equal(projected[schema.INPUT][..., :2], s[schema.TARGET_3D][..., :2])  # label xy, conf 1
+    assert (projected[schema.INPUT][..., 2] == 1).all()
+    with pytest.raises(ValueError, match="input_2d must be auto, stored or projected"):
+        H36MSourceConfig(str(path), input_2d="detected")
 
 
 def test_h36m_convert_writes_the_clip_store(tmp_path):
@@ -264,6 +272,27 @@ def test_3dhp_test_windows_edge_padding_and_ts5_normalisation(tmp_path):
     step = MPI3DHPTestWindows(MPI3DHPConfig(str(tmp_path), "test", clip_len=5, frame_step=2))
     np.testing.assert_allclose(step[1][schema.INPUT][:, 0, 1], 2 * np.array([0, 1, 3, 5, 7]) / 2048, atol=1e-6)
     assert step[1][schema.FPS] == ds[1][schema.FPS] / 2
+
+
+def test_3dhp_reader_warns_unless_the_test_set_is_the_official_one(tmp_path, caplog):
+    official = official_3dhp_test()
+    write_3dhp(tmp_path, test_frames=official)
+    with caplog.at_level(logging.WARNING, logger="hummuss_pl.data"):
+        full = MPI3DHPTestWindows(MPI3DHPConfig(str(tmp_path), "test", clip_len=3))
+    assert len(full) == 2929 and full.report.warnings == [] and not caplog.records
+    partial = {name: dict(seq) for name, seq in official.items() if name != "TS2"}
+    partial["TS5"]["valid"] = partial["TS5"]["valid"].copy()
+    partial["TS5"]["valid"][0] = 0  # 275 valid frames
+    write_3dhp(tmp_path, test_frames=partial)
+    with caplog.at_level(logging.WARNING, logger="hummuss_pl.data"):
+        ds = MPI3DHPTestWindows(MPI3DHPConfig(str(tmp_path), "test", clip_len=3))
+    assert len(ds) == 2929 - 540 - 1  # still read: every valid frame of what is there
+    assert ds.report.warnings == [
+        "not the official test set (missing TS2; valid frames TS5 275 (official 276)): 2388 valid frames instead of 2929, "
+        "so PCK / AUC / MPJPE are not comparable with published numbers"
+    ]
+    assert [r.levelno for r in caplog.records] == [logging.WARNING] and "not the official test set" in caplog.records[0].message
+    assert MPI3DHPTestWindows(MPI3DHPConfig(str(tmp_path), "test"), ds.sequences, source="synthetic").report.warnings == []
 
 
 def test_3dhp_malformed(tmp_path):
@@ -451,11 +480,13 @@ def test_ntu_crop_scale_test_ratio(tmp_path):
 def test_ntu_train_resampling_and_augmentation_are_seeded(tmp_path):
     path = tmp_path / "ntu60_hrnet.pkl"
     write_ntu(path)
-    a = NTUAction(NTUConfig(str(path), "xsub_train", clip_len=20, seed=3, augment_seed=5))
-    b = NTUAction(NTUConfig(str(path), "xsub_train", clip_len=20, seed=3, augment_seed=5))
+    a = NTUAction(NTUConfig(str(path), "xsub_train", clip_len=20, seed=3))
+    b = NTUAction(NTUConfig(str(path), "xsub_train", clip_len=20, seed=3))
     for i in range(2):
         assert np.all(np.diff(a.resample[i]) >= 0) and a.resample[i].max() < a.samples[i]["keypoint"].shape[1]
-        np.testing.assert_array_equal(a[i][schema.INPUT], b[i][schema.INPUT])
+        np.testing.assert_array_equal(a[i][schema.INPUT], b[i][schema.INPUT])  # dataset[i]: the epoch-0 draw of `seed`
+        np.testing.assert_array_equal(a[i][schema.INPUT], a.item(i, item_rng(3, 0, i))[schema.INPUT])
+        assert not np.allclose(a[i][schema.INPUT], a.item(i, item_rng(3, 1, i))[schema.INPUT])  # another epoch
         assert np.abs(a[i][schema.INPUT]).max() <= 1
     plain = NTUAction(NTUConfig(str(path), "xsub_train", clip_len=20, seed=3, random_move=False, crop_scale=False))
     assert not np.allclose(a[0][schema.INPUT][0, ..., :2], plain[0][schema.INPUT][0, ..., :2])

@@ -86,3 +86,16 @@ def test_bad_arguments_raise():
         SourceBatchSampler([3], 2, weights=[-1.0])
     with pytest.raises(ValueError, match="rank"):
         SourceBatchSampler([3], 2, rank=2, world_size=2)
+
+
+def test_lightning_hands_the_epoch_to_the_batch_sampler():
+    """Lightning calls set_epoch on `loader.sampler` and `loader.batch_sampler.sampler` only."""
+    from lightning.fabric.utilities.data import _set_sampler_epoch
+    from torch.utils.data import DataLoader
+
+    sampler = SourceBatchSampler([10], 2, seed=1)
+    _set_sampler_epoch(DataLoader(list(range(10)), batch_sampler=sampler), 4)
+    assert sampler.epoch == 4
+    fresh = SourceBatchSampler([10], 2, seed=1)
+    fresh.set_epoch(4)
+    assert list(sampler) == list(fresh)

@@ -62,9 +62,12 @@ def test_a_tiny_model_learns_synthetic_actions(tmp_path):
     L.seed_everything(0)
     corpus = SyntheticConfig(num_clips=40, clip_len=16, fps=30.0, layout="action", classes=("walk", "jump", "wave", "squat"))
     dm = ActionDataModule(synthetic=True, synthetic_corpus=corpus, batch_size=8, num_workers=0)
-    task = ActionTask("hummuss-tiny-bidirectional", OptimConfig(lr=3e-3, lr_backbone=3e-3, lr_decay=1.0),
+    # lr decays per epoch as in the recipes, so the weights settle and the head's BatchNorm running
+    # statistics (used in evaluation) catch up with them; at a constant lr they lag behind and the
+    # score depends on the batch order (module seeds 0-3 reach 72-82 % here).
+    task = ActionTask("hummuss-tiny-bidirectional", OptimConfig(lr=3e-3, lr_backbone=3e-3, lr_decay=0.85),
                       head=ActionHeadConfig(num_classes=4, hidden=64, dropout=0.0))  # fmt: skip
-    trainer = L.Trainer(max_epochs=25, logger=False, enable_progress_bar=False, enable_checkpointing=False,
+    trainer = L.Trainer(max_epochs=30, logger=False, enable_progress_bar=False, enable_checkpointing=False,
                         enable_model_summary=False, use_distributed_sampler=False, num_sanity_val_steps=0)  # fmt: skip
     dm.setup("fit")
     trainer.validate(task, dm.train_dataloader(), verbose=False)  # untrained, on the training clips

@@ -107,7 +107,13 @@ def _note(result: CheckResult, split: str, report: ReadReport, unit: str) -> Non
     if report.frames_dropped:
         text += f" ({report.frames_dropped} trailing frames in no clip)"
     result.splits[split] = text
+    _report_problems(result, split, report)
+
+
+def _report_problems(result: CheckResult, split: str, report: ReadReport) -> None:
+    """Drops and warnings go to the problems column; they do not make the dataset malformed."""
     result.problems += [f"{split}: dropped {n} {reason}" for reason, n in report.dropped.items()]
+    result.problems += [f"{split}: {w}" for w in report.warnings]
 
 
 def _check_mb3d(data_root: Path, root: Path, max_files: int | None) -> list[CheckResult]:
@@ -186,6 +192,7 @@ def _check_one(key: str, root: Path) -> CheckResult:
                 seqs = load_3dhp(path / "data_test_3dhp.npz", "test")
                 rep = MPI3DHPTestWindows(MPI3DHPConfig(str(path), "test"), seqs).report
                 res.splits["test"] = f"{rep.items} valid frames of {rep.frames} ({len(seqs)} sequences)"
+                _report_problems(res, "test", rep)
         elif key == "posetrack":
             n = len(list(path.glob("*.json")))
             _note(res, "train", PoseTrack2D(PoseTrackConfig(str(path))).report, f"tracks ({n} files)")
@@ -193,8 +200,9 @@ def _check_one(key: str, root: Path) -> CheckResult:
             _note(res, "train", InstaVariety2D(InstaVarietyConfig(str(path))).report, "clips")
         elif key.startswith("mesh_"):
             data = load_pickle(path)
+            hybrik = True if key.endswith("_hybrik") else None  # a HybrIK file must have the HybrIK fields
             for split in ("train", "test"):
-                ds = MeshClips(MeshConfig(str(path), split), data=data)
+                ds = MeshClips(MeshConfig(str(path), split, hybrik=hybrik), data=data)
                 _note(res, split, ds.report, "clips" + (" (+HybrIK)" if ds.hybrik else ""))
         elif key.startswith("ntu"):
             data = load_pickle(path)

@@ -133,7 +133,14 @@ MOTIONBERT_D2C = {"a": 0.028, "b": 1.1, "m": -0.0045856964, "s": 0.14310569}
 class CorruptionConfig:
     """Rates and switches of the pretraining corruption (defaults: the HumMUSS paper's recipe with
     MotionBERT's noise model; `CorruptionConfig.motionbert()` is MotionBERT's shipped setting,
-    `CorruptionConfig.off()` changes nothing)."""
+    `CorruptionConfig.off()` changes nothing).
+
+    Masking, a choice made here: the paper states only that 15 % of the joints are masked, so the
+    default is `mask_joint_ratio=0.15` with whole-frame masking off (`mask_frame_ratio=0.0`).
+    MotionBERT's released pretraining also zeroes whole frames (MB_pretrain.yaml: 5 % of joints
+    and 10 % of frames, one frame mask for the batch); `motionbert()` reproduces that, and
+    `mask_frame_ratio` alone adds frame masking to the paper's joint rate (docs/DATA.md).
+    """
 
     mask_joint_ratio: float = 0.15
     mask_frame_ratio: float = 0.0

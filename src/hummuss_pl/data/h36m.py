@@ -32,8 +32,10 @@ from torch.utils.data import Dataset
 from . import schema
 from .motionbert_clips import (
     DataFormatError,
+    InputMode,
     ReadReport,
     load_pickle,
+    orthographic_input,
     require_array,
     require_file,
     require_keys,
@@ -137,19 +139,24 @@ def load_h36m_split(data: dict, split: str, path: str | os.PathLike, sample_stri
 @dataclass(frozen=True)
 class H36MSourceConfig:
     """path: the source pickle. clip_len / stride: MotionBERT uses 243 / 81 (train) and 243 / 243
-    (test); stride None picks those by split. sample_stride: keep every k-th frame (fps / k)."""
+    (test); stride None picks those by split. sample_stride: keep every k-th frame (fps / k).
+    input_2d: "auto" / "stored" give the stored detections with their confidence, "projected"
+    the label's orthographic xy with confidence 1 (MotionBERT's pretraining input)."""
 
     path: str
     split: str = "train"
     clip_len: int = 243
     stride: int | None = None
     sample_stride: int = 1
+    input_2d: InputMode = "auto"
 
     def __post_init__(self) -> None:
         if self.split not in ("train", "test"):
             raise ValueError(f"H36MSourceConfig.split must be train or test; got {self.split!r}")
         if self.clip_len < 1 or (self.stride is not None and self.stride < 1) or self.sample_stride < 1:
             raise ValueError(f"H36MSourceConfig: clip_len, stride, sample_stride must be >= 1; got {self}")
+        if self.input_2d not in ("auto", "stored", "projected"):
+            raise ValueError(f"H36MSourceConfig.input_2d must be auto, stored or projected; got {self.input_2d!r}")
 
     @property
     def clip_stride(self) -> int:
@@ -181,9 +188,10 @@ class H36MSource(Dataset):
 
     def __getitem__(self, index: int) -> dict:
         idx = self.clips[index]
+        label = self.split.label[idx]  # (T, 17, 3)
         return {
-            schema.INPUT: self.split.input[idx],  # (T, 17, 3)
-            schema.TARGET_3D: self.split.label[idx],  # (T, 17, 3)
+            schema.INPUT: orthographic_input(label) if self.config.input_2d == "projected" else self.split.input[idx],
+            schema.TARGET_3D: label,
             schema.HAS_3D: True,
             schema.FPS: H36M_FPS / self.config.sample_stride,
             schema.SCALE_MM: self.scale_mm(idx),

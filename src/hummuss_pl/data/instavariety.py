@@ -8,7 +8,9 @@ Files (MotionBERT's preprocessed release, DATA_ROOT/motion2d/InstaVariety/):
 
 Processing: `split_clips(id_all, 81, 27)`; keep clips whose first-frame root confidence is above
 `valid_threshold` (0; the others are counted as dropped); per item, `crop_scale` with a ratio from
-U(scale_range) and joints with confidence 0 set to 0.
+U(scale_range) and joints with confidence 0 set to 0. The ratio is drawn from the generator
+`item(index, rng)` is given (an `AugmentedDataset`): in PretrainDataModule that of (module seed,
+epoch, index), a fresh draw every epoch; `dataset[i]` uses the epoch-0 generator of `seed`.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from torch.utils.data import Dataset
 
 from . import schema
 from .motionbert_clips import (
@@ -30,6 +31,7 @@ from .motionbert_clips import (
     split_clips,
     uniform_ratio,
 )
+from .sampling import AugmentedDataset
 
 __all__ = ["InstaVarietyConfig", "InstaVariety2D", "load_instavariety"]
 
@@ -56,15 +58,15 @@ def load_instavariety(root: str) -> tuple[np.ndarray, np.ndarray]:
 @dataclass(frozen=True)
 class InstaVarietyConfig:
     """root: the folder holding motion_all.npy and id_all.npy.
-    seed: None draws each item's crop ratio afresh (torch's generator, seeded per DataLoader
-    worker), an int fixes it per (seed, index). fps: not in the files (Instagram videos)."""
+    seed: the crop ratios of `dataset[i]` (DataModules draw them per (module seed, epoch, index)
+    instead). fps: not in the files (Instagram videos)."""
 
     root: str
     clip_len: int = 81
     stride: int = 27
     valid_threshold: float = 0.0
     scale_range: tuple[float, float] = (0.25, 1.0)
-    seed: int | None = None
+    seed: int = 0
     fps: float = 30.0
 
     def __post_init__(self) -> None:
@@ -73,12 +75,12 @@ class InstaVarietyConfig:
         check_scale_range(self.scale_range, "InstaVarietyConfig.scale_range")
 
 
-class InstaVariety2D(Dataset):
+class InstaVariety2D(AugmentedDataset):
     """Sample keys: INPUT (T, 17, 3) in [-1, 1], TARGET_3D zeros, HAS_3D False, FPS, SCALE_MM 1.0,
     SOURCE "instavariety"."""
 
     def __init__(self, config: InstaVarietyConfig) -> None:
-        self.config = config
+        self.config, self.seed = config, config.seed
         self.motion, ids = load_instavariety(config.root)
         clips, rep = split_clips(ids, config.clip_len, config.stride)
         self.report = ReadReport("instavariety", config.root, frames=rep.frames, frames_dropped=rep.frames_dropped)
@@ -93,7 +95,8 @@ class InstaVariety2D(Dataset):
     def __len__(self) -> int:
         return len(self.clips)
 
-    def __getitem__(self, index: int) -> dict:
-        motion = crop_scale(self.motion[self.clips[index]], uniform_ratio(self.config.scale_range, self.config.seed, index))
+    def item(self, index: int, rng: np.random.Generator) -> dict:
+        """Clip `index`, crop_scale'd with a ratio drawn from `rng`."""
+        motion = crop_scale(self.motion[self.clips[index]], uniform_ratio(self.config.scale_range, rng))
         motion[motion[..., 2] == 0] = 0  # (T, 17, 3)
         return schema.sample_2d_only(motion, self.config.fps, "instavariety")

@@ -36,7 +36,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-import torch
 from torch.utils.data import Dataset
 
 from . import schema
@@ -147,7 +146,8 @@ class ReadReport:
     frames: int = 0  # frames read from the file(s)
     frames_dropped: int = 0  # frames in no clip (trailing frames of videos)
     dropped: dict[str, int] = field(default_factory=dict)  # reason -> count of dropped items
-    notes: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # information (e.g. resampled clips)
+    warnings: list[str] = field(default_factory=list)  # readable, but maybe not what was meant (e.g. a partial test set)
 
     def drop(self, reason: str, count: int = 1) -> None:
         if count:
@@ -159,11 +159,11 @@ class ReadReport:
             text += f"; {self.frames_dropped} trailing frames in no clip"
         if self.dropped:
             text += "; dropped " + ", ".join(f"{n} {reason}" for reason, n in self.dropped.items())
-        return text
+        return text + "".join(f"; WARNING: {w}" for w in self.warnings)
 
     def log(self) -> None:
-        """Logs the summary: a warning when anything was dropped, info otherwise."""
-        (log.warning if (self.dropped or self.frames_dropped) else log.info)(self.summary())
+        """Logs the summary: a warning when anything was dropped or looks wrong, info otherwise."""
+        (log.warning if (self.dropped or self.frames_dropped or self.warnings) else log.info)(self.summary())
 
 
 # --------------------------------------------------------------------------------- clip slicing
@@ -271,15 +271,12 @@ def orthographic_input(label: np.ndarray) -> np.ndarray:
     return out
 
 
-def uniform_ratio(scale_range: tuple[float, float], seed: int | None, index: int) -> float:
-    """A crop ratio in `scale_range`: fixed when the range is a point; per (seed, index) when a
-    seed is given (deterministic); otherwise drawn from torch's default generator, which
-    DataLoader seeds per worker (never numpy's global state, which forked workers share)."""
+def uniform_ratio(scale_range: tuple[float, float], rng: np.random.Generator) -> float:
+    """A crop ratio drawn uniformly from `scale_range` with `rng` (no draw when the range is a point)."""
     lo, hi = scale_range
     if lo == hi:
         return float(lo)
-    u = np.random.default_rng((seed, index)).random() if seed is not None else torch.rand(()).item()
-    return float(lo + (hi - lo) * u)
+    return float(lo + (hi - lo) * rng.random())
 
 
 def check_scale_range(scale_range: tuple[float, float], name: str) -> None:

@@ -21,6 +21,11 @@ that fills no window is dropped and counted; `valid` is ignored). Test: `MPI3DHP
 one sample per valid frame, a window around it whose frames beyond the sequence ends repeat the
 edge frame; invalid frames stay in as context. The frame rate of the test sequences is not stored
 in the npz; `test_fps` holds our values (configurable, see docs/DATA.md).
+
+The official test set is TS1–TS6 with 603, 540, 505, 553, 276 and 452 valid frames (2929 in all;
+published PCK / AUC / MPJPE pool all of them). A test file that lacks a sequence or has other valid
+counts is read, but the reader warns (`ReadReport.warnings`, logged, and listed as a problem by
+`hummuss-data check`), since its numbers are not comparable with published ones.
 """
 
 from __future__ import annotations
@@ -47,6 +52,8 @@ __all__ = [
     "MPI_ROOT",
     "TRAIN_CAMERAS",
     "TEST_SEQUENCES",
+    "OFFICIAL_TEST_VALID_FRAMES",
+    "official_test_set_warnings",
     "image_size",
     "normalize_3dhp_2d",
     "normalize_3dhp_3d",
@@ -63,6 +70,9 @@ __all__ = [
 MPI_ROOT = 14  # pelvis in 3DHP's 17-joint order
 TRAIN_CAMERAS = ("0", "1", "2", "4", "5", "6", "7", "8")
 TEST_SEQUENCES = ("TS1", "TS2", "TS3", "TS4", "TS5", "TS6")
+# Valid (evaluated) frames per test sequence of the official set (reference/datasets.md §1.1).
+OFFICIAL_TEST_VALID_FRAMES = {"TS1": 603, "TS2": 540, "TS3": 505, "TS4": 553, "TS5": 276, "TS6": 452}  # 2929
+SOURCE_NAME = "mpi_inf_3dhp"
 ANCHOR = "mpi-inf-3dhp"
 FILES = {"train": "data_train_3dhp.npz", "test": "data_test_3dhp.npz"}
 # Default test frame rates: not stored in the npz (P-STMO's loaders ignore fps) [verify against the
@@ -201,7 +211,7 @@ class MPI3DHPClips(Dataset):
         self.config = config
         self.sequences = sequences if sequences is not None else load_3dhp(config.path, config.split, config.test_fps)
         self.index: list[tuple[int, np.ndarray]] = []
-        self.report = ReadReport("mpi_inf_3dhp", config.path)
+        self.report = ReadReport(SOURCE_NAME, config.path)
         resampled = 0
         for s, seq in enumerate(self.sequences):
             clips, rep = split_clips(np.zeros(len(seq.input), np.int8), config.clip_len, config.stride)
@@ -226,9 +236,23 @@ class MPI3DHPClips(Dataset):
             schema.HAS_3D: True,
             schema.FPS: seq.fps,
             schema.SCALE_MM: seq.scale_mm,
-            schema.SOURCE: "mpi_inf_3dhp",
+            schema.SOURCE: SOURCE_NAME,
             schema.VALID: np.ones(len(idx), bool) if seq.valid is None else seq.valid[idx],
         }
+
+
+def official_test_set_warnings(sequences: list[MPISequence]) -> list[str]:
+    """What makes test `sequences` differ from the official test set (empty when they are it)."""
+    valid = {seq.name: int(seq.valid.sum()) for seq in sequences if seq.valid is not None}
+    missing = [name for name in TEST_SEQUENCES if name not in valid]
+    other = [f"{name} {n} (official {OFFICIAL_TEST_VALID_FRAMES[name]})" for name, n in valid.items()
+             if name in OFFICIAL_TEST_VALID_FRAMES and n != OFFICIAL_TEST_VALID_FRAMES[name]]  # fmt: skip
+    if not missing and not other:
+        return []
+    parts = ([f"missing {', '.join(missing)}"] if missing else []) + ([f"valid frames {', '.join(other)}"] if other else [])
+    total, official = sum(valid.values()), sum(OFFICIAL_TEST_VALID_FRAMES.values())
+    return [f"not the official test set ({'; '.join(parts)}): {total} valid frames instead of {official}, "
+            "so PCK / AUC / MPJPE are not comparable with published numbers"]
 
 
 class MPI3DHPTestWindows(Dataset):
@@ -240,8 +264,9 @@ class MPI3DHPTestWindows(Dataset):
     SEQUENCE (name), FRAME (evaluated frame index), TARGET_INDEX (its position in the window).
     """
 
-    def __init__(self, config: MPI3DHPConfig, sequences: list[MPISequence] | None = None, source: str = "mpi_inf_3dhp") -> None:
-        """`sequences` replace the test file (e.g. held-out synthetic sequences, labelled `source`)."""
+    def __init__(self, config: MPI3DHPConfig, sequences: list[MPISequence] | None = None, source: str = SOURCE_NAME) -> None:
+        """`sequences` replace the test file (e.g. held-out synthetic sequences, labelled `source`).
+        3DHP sequences (source "mpi_inf_3dhp") are compared with the official test set (see above)."""
         if config.split != "test":
             raise ValueError("MPI3DHPTestWindows reads the test split; set MPI3DHPConfig.split='test'")
         self.config = config
@@ -253,6 +278,8 @@ class MPI3DHPTestWindows(Dataset):
         self.source = source
         self.report = ReadReport(source, config.path if sequences is None else f"{len(self.sequences)} {source} sequences", items=len(self.index), frames=frames)
         self.report.notes.append(f"{frames - len(self.index)} invalid frames used as context only")
+        if source == SOURCE_NAME:
+            self.report.warnings += official_test_set_warnings(self.sequences)
         self.report.log()
 
     def __len__(self) -> int:

@@ -14,6 +14,9 @@ resampling of the T frames to `clip_len` (training: random indices drawn once at
 from `seed`; evaluation: linspace); a missing second person is all zeros (M = 2 always). Then per
 item: training `random_move` (rotation ±10°, scale 0.9–1.1, translation ±0.1 interpolated over
 time) and `crop_scale` with a ratio from `scale_range_train` (1, 3) or `scale_range_test` (2, 2).
+The per-item draws come from the generator `item(index, rng)` is given (an `AugmentedDataset`):
+in ActionDataModule that of (module seed, epoch, index), so every epoch sees a fresh augmentation;
+`dataset[i]` uses the epoch-0 generator of `seed`.
 
 Confidences. MotionBERT (its issue #132) appends `keypoint_score` as it is: COCO order, not moved
 by the tracking swap, so channel 3 of H36M joint j holds COCO joint j's score of the *untracked*
@@ -29,8 +32,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
-from torch.utils.data import Dataset
 
 from . import schema
 from .motionbert_clips import (
@@ -45,6 +46,7 @@ from .motionbert_clips import (
     resample_indices,
     uniform_ratio,
 )
+from .sampling import AugmentedDataset
 from .skeleton import coco_to_h36m
 
 __all__ = ["NTU_FPS", "NTUConfig", "NTUAction", "make_cam", "track_persons", "random_move"]
@@ -94,9 +96,9 @@ def random_move(motion: np.ndarray, rng: np.random.Generator, angle=(-10.0, 10.0
 class NTUConfig:
     """path: a pyskl pickle. split: a key of its "split" dict (xsub_train, xsub_val, xview_train,
     xview_val; NTU120: xsub_*, xset_*). train: None = "train" in the split name (random resampling
-    and augmentation). seed: resampling draws (fixed at construction) and, when given,
-    per-item augmentation; per-item draws otherwise come from torch's generator (seeded per
-    DataLoader worker). crop_scale False leaves the make_cam coordinates as they are."""
+    and augmentation). seed: the resampling draws (fixed at construction) and the per-item
+    augmentation of `dataset[i]` (the epoch-0 draw; DataModules pass a generator per (seed, epoch,
+    index) to `item`). crop_scale False leaves the make_cam coordinates as they are."""
 
     path: str
     split: str = "xsub_train"
@@ -109,7 +111,6 @@ class NTUConfig:
     motionbert_conf_quirk: bool = False
     max_persons: int = 2
     seed: int = 0
-    augment_seed: int | None = None
 
     def __post_init__(self) -> None:
         if self.clip_len < 1 or self.max_persons < 1:
@@ -122,14 +123,14 @@ class NTUConfig:
         return self.train if self.train is not None else "train" in self.split
 
 
-class NTUAction(Dataset):
+class NTUAction(AugmentedDataset):
     """Sample keys: INPUT (2, T, 17, 3), LABEL int, FPS (30 · T / total_frames: the effective rate
     after resampling), SOURCE "ntu", and "frame_dir". `report` counts split entries missing from
     the annotations and samples with more than `max_persons` persons."""
 
     def __init__(self, config: NTUConfig, data: dict | None = None) -> None:
         """`data`: the already unpickled file (to read several splits without loading it again)."""
-        self.config = config
+        self.config, self.seed = config, config.seed
         path = require_file(config.path, "NTU pyskl pickle", ANCHOR)
         data = load_pickle(path) if data is None else data
         require_keys(data, ("split", "annotations"), path)
@@ -188,16 +189,14 @@ class NTUAction(Dataset):
             motion = np.concatenate([motion, pad])
         return motion  # (max_persons, T, 17, 3)
 
-    def __getitem__(self, index: int) -> dict:
+    def item(self, index: int, rng: np.random.Generator) -> dict:
+        """Sample `index` with its augmentation drawn from `rng` (random_move, then the crop ratio)."""
         c, s = self.config, self.samples[index]
         motion = self.motion(index)
         if c.is_train and c.random_move:
-            seed = c.augment_seed
-            rng = np.random.default_rng((seed, index) if seed is not None else int(torch.randint(0, 2**62, ()).item()))
             motion = random_move(motion, rng)
         if c.crop_scale:
-            ratio = uniform_ratio(c.scale_range_train if c.is_train else c.scale_range_test, c.augment_seed, index)
-            motion = crop_scale(motion, ratio)
+            motion = crop_scale(motion, uniform_ratio(c.scale_range_train if c.is_train else c.scale_range_test, rng))
         motion[len(s["keypoint"]) :] = 0  # padded persons stay all zeros (MotionBERT moves them; see docs)
         return {
             schema.INPUT: motion.astype(np.float32),  # (2, T, 17, 3)

@@ -36,8 +36,10 @@ Units (schema.py). Camera axes are x right, y down, z forward (depth).
 
 Telling it apart from real data. Every sample carries SOURCE == "synthetic" (`SOURCE_NAME`) and a
 "subject" id; `SyntheticMotion.describe()` returns a one-line banner (`SYNTHETIC_NOTICE` is its
-prefix). DataModules should log the banner once at setup and a hyper-parameter such as
-`data/source=synthetic`, so no run trained on synthetic data can pass for one trained on AMASS.
+prefix). The DataModules (data/modules/) log that banner once at setup ("SYNTHETIC DATA ...") and
+record the hyper-parameter `data/source` ("synthetic", or the names of the real datasets), which
+the Trainer logs with the model's hyper-parameters, so no run trained on synthetic data can pass
+for one trained on AMASS (docs/DATA.md, "Synthetic data").
 
 Determinism. Item i of a corpus with seed s and split p is a pure function of (s, p, i, config):
 its random numbers come from numpy's generator seeded with (s, p, i); no global random state is

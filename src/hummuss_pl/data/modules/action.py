@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Literal
 
+from lightning.pytorch.utilities import rank_zero_info
 from torch.utils.data import DataLoader, Dataset
 
 from ..check import dataset_path
@@ -33,6 +34,8 @@ class ActionDataModule(_SourceDataModule):
         synthetic: train and validate on the synthetic corpus (`synthetic_corpus`, action layout)
             instead of NTU; its classes are the corpus's.
         batch_size / eval_batch_size: per device (training needs >= 2: the head has BatchNorm).
+        seed: batch order, the training resampling and the per-item augmentation (random_move, crop
+            ratio), the latter drawn afresh every epoch (data/sampling.py; nothing global).
     """
 
     def __init__(
@@ -65,6 +68,7 @@ class ActionDataModule(_SourceDataModule):
         self.clip_len, self.quirk, self.synthetic = clip_len, motionbert_conf_quirk, synthetic
         self.corpus = synthetic_corpus
         self.eval_batch_size = eval_batch_size or batch_size
+        self._log_sources(["synthetic" if synthetic else dataset])
         self._train: Dataset | None = None
         self._val: Dataset | None = None
 
@@ -78,6 +82,7 @@ class ActionDataModule(_SourceDataModule):
         if self.synthetic:
             self._train = SyntheticMotion(replace(self.corpus, split="train"))
             self._val = SyntheticMotion(replace(self.corpus, split="val", num_clips=max(1, self.corpus.num_clips // 8)))
+            rank_zero_info(self._train.describe())
             return
         path = self.path or str(dataset_path(self.data_root, self.dataset))
         data = load_pickle(require_file(path, f"{self.dataset} pyskl pickle", ANCHOR))  # read once for both splits

@@ -3,12 +3,19 @@
 All DataModules batch with `SourceBatchSampler` (one source per batch, seeded per epoch, split
 across ranks without padding), so the Trainer runs with `use_distributed_sampler: false` (the
 package defaults set it). Every source can be replaced by the synthetic corpus.
+
+Seeding (data/sampling.py): batch order, per-item augmentation in datasets and per-batch
+augmentation on the device all derive from the module's `seed` with the epoch (and the item, or
+the batch and rank), never from global random state, so `seed_everything` does not affect the data
+and a resumed run sees exactly the data an uninterrupted one would. Loader workers are seeded from
+(seed, epoch, rank) through the DataLoader's generator (for any code that still draws from a
+worker's global generators; the datasets here do not).
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,11 +23,11 @@ import lightning as L
 import numpy as np
 import torch
 from lightning.pytorch.utilities import rank_zero_info
-from torch.utils.data import ConcatDataset, DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset
 
 from .. import schema
 from ..check import dataset_path
-from ..sampling import SourceBatchSampler
+from ..sampling import AugmentedDataset, SourceBatchSampler, SourceConcat, derived_seed
 
 
 # ----------------------------------------------------------------------------------------------
@@ -41,7 +48,12 @@ class SourceConfig:
         apply regardless); None: the source's default (all but InstaVariety, whose keypoints are
         detections already: MotionBERT's `has_gt=False`).
     path: file or folder overriding the default location under the data root.
-    options: further keyword arguments for the reader (see its config class).
+    options: further keyword arguments for the reader (see its config class). For the clip store
+        ("amass", "h36m", "mb3d") and "h36m_source", `input_2d` defaults to "projected" on the
+        training split, as MotionBERT pretrains (`synthetic: True`): the label's orthographic xy
+        with confidence 1, even where detections are stored (H36M-SH); held-out splits keep the
+        stored detections, which MotionBERT evaluates on. Set `input_2d: auto` (or `stored`) to
+        train on the detections instead.
     """
 
     name: str
@@ -83,6 +95,15 @@ def _clip_len(cfg: SourceConfig) -> dict:
     return {} if cfg.clip_len is None else {"clip_len": cfg.clip_len}
 
 
+def _input_2d(cfg: SourceConfig, split: str) -> dict:
+    """MotionBERT's pretraining input unless the source sets its own: training clips take the
+    label's projection (lib/data/dataset_motion_3d.py with `synthetic: True`), held-out clips the
+    stored 2D (`gt_2d: False`)."""
+    if "input_2d" in cfg.options:
+        return {}
+    return {"input_2d": "projected" if split == "train" else "auto"}
+
+
 def _synthetic(cfg: SourceConfig, data_root: str | None, split: str) -> Dataset:
     from ..synthetic import SyntheticConfig, SyntheticMotion
 
@@ -100,7 +121,7 @@ def _clip_store(subset: str | None) -> SourceFactory:
 
         if cfg.clip_len is not None:
             raise ValueError(f"source {cfg.key!r}: the clip store holds pre-sliced clips; clip_len cannot be set")
-        options = dict(cfg.options)
+        options = {**cfg.options, **_input_2d(cfg, split)}
         if subset is not None:
             options["subset"] = subset
         return MotionBERTClips(MotionBERTClipConfig(root=_path(cfg, data_root, "mb3d"), split=split, **options))
@@ -117,7 +138,8 @@ def _amass_joints(cfg: SourceConfig, data_root: str | None, split: str) -> Datas
 def _h36m_source(cfg: SourceConfig, data_root: str | None, split: str) -> Dataset:
     from ..h36m import H36MSource, H36MSourceConfig
 
-    return H36MSource(H36MSourceConfig(path=_path(cfg, data_root, "h36m"), split=split, **_clip_len(cfg), **cfg.options))
+    config = H36MSourceConfig(path=_path(cfg, data_root, "h36m"), split=split, **_clip_len(cfg), **cfg.options, **_input_2d(cfg, split))
+    return H36MSource(config)
 
 
 def _mpi_inf_3dhp(cfg: SourceConfig, data_root: str | None, split: str) -> Dataset:
@@ -163,9 +185,9 @@ def _spec(cfg: SourceConfig) -> SourceSpec:
     return SOURCES[cfg.name]
 
 
-class SourceView(Dataset):
+class SourceView(AugmentedDataset):
     """`inner` as its SourceConfig asks: 2D-only (HAS_3D False, TARGET_3D zeroed) and/or with fixed
-    extra entries in every sample (e.g. schema.NOISE)."""
+    extra entries in every sample (e.g. schema.NOISE). Passes the item generator on to `inner`."""
 
     def __init__(self, inner: Dataset, only_2d: bool = False, extra: dict | None = None) -> None:
         self.inner, self.only_2d, self.extra = inner, only_2d, dict(extra or {})
@@ -177,7 +199,13 @@ class SourceView(Dataset):
         return self.inner.describe() + (" (used as 2D-only)" if self.only_2d else "")
 
     def __getitem__(self, index: int) -> dict:
-        item = {**self.inner[index], **self.extra}
+        return self._view(self.inner[index])
+
+    def item(self, index: int, rng: np.random.Generator) -> dict:
+        return self._view(self.inner.item(index, rng) if isinstance(self.inner, AugmentedDataset) else self.inner[index])
+
+    def _view(self, sample: dict) -> dict:
+        item = {**sample, **self.extra}
         if self.only_2d:
             item[schema.HAS_3D] = False
             item[schema.TARGET_3D] = np.zeros_like(item[schema.TARGET_3D])
@@ -202,6 +230,13 @@ def source_has_3d(cfg: SourceConfig) -> bool:
 # Shared loader logic
 # ----------------------------------------------------------------------------------------------
 
+DATA_SOURCE_HPARAM = "data/source"  # logged with the run's hyper-parameters: "synthetic" or the datasets used
+
+
+def source_label(cfg: SourceConfig) -> str:
+    """The dataset a source reads, for DATA_SOURCE_HPARAM (clip store: with its subset)."""
+    return f"mb3d/{cfg.options.get('subset', 'AMASS')}" if cfg.name == "mb3d" else cfg.name
+
 
 class _SourceDataModule(L.LightningDataModule):
     """Batching shared by all DataModules: one source per batch, split across ranks."""
@@ -212,7 +247,15 @@ class _SourceDataModule(L.LightningDataModule):
             raise ValueError(f"batch_size must be >= 1 (per device); got {batch_size}")
         if num_workers < 0:
             raise ValueError(f"num_workers must be >= 0; got {num_workers}")
+        if seed < 0:
+            raise ValueError(f"seed must be >= 0; got {seed}")
         self.batch_size, self.num_workers, self.seed = batch_size, num_workers, seed
+
+    def _log_sources(self, names: Iterable[str]) -> None:
+        """Records DATA_SOURCE_HPARAM (`data/source`: the sorted dataset names joined by "+",
+        "synthetic" for the synthetic corpus) as this module's hyper-parameter; the Trainer logs it
+        with the model's, so a run on synthetic data cannot pass for one on real data."""
+        self.save_hyperparameters({DATA_SOURCE_HPARAM: "+".join(sorted(set(names)))})
 
     def _rank(self) -> tuple[int, int]:
         trainer = self.trainer
@@ -240,19 +283,22 @@ class _SourceDataModule(L.LightningDataModule):
         rank) only: a resumed run replays exactly what an uninterrupted one would have drawn."""
         trainer = self.trainer
         step = trainer.fit_loop.epoch_loop.batch_progress.current.ready
-        entropy = [self.seed, trainer.current_epoch, step, trainer.global_rank]
-        return torch.Generator().manual_seed(int(np.random.SeedSequence(entropy).generate_state(1, np.uint64)[0] >> 1))
+        return torch.Generator().manual_seed(derived_seed(self.seed, trainer.current_epoch, step, trainer.global_rank))
 
     def _loader(self, datasets: list[Dataset], weights: list[float] | None, train: bool, batch_sizes: list[int] | None = None) -> DataLoader:
-        """One loader over `datasets` (one source per batch); batch_sizes: per source (default: batch_size)."""
+        """One loader over `datasets` (one source per batch); batch_sizes: per source (default: batch_size).
+        Training batches are keyed (`ItemKey`): items draw their augmentation from (seed, epoch, index)."""
         rank, world = self._rank()
+        epoch = self.trainer.current_epoch if self.trainer is not None else 0
         sampler = SourceBatchSampler(
             [len(d) for d in datasets], batch_sizes or self.batch_size, weights=weights, shuffle=train, drop_last=train,
-            seed=self.seed, rank=rank, world_size=world,
+            seed=self.seed, rank=rank, world_size=world, keyed=train,
         )  # fmt: skip
+        sampler.set_epoch(epoch)
         if train and sampler.dropped:
             rank_zero_info(f"{type(self).__name__}: {sampler.dropped} clips per epoch fall in incomplete batches and are skipped")
         return DataLoader(
-            ConcatDataset(datasets), batch_sampler=sampler, num_workers=self.num_workers,
+            SourceConcat(datasets, self.seed), batch_sampler=sampler, num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0, pin_memory=torch.cuda.is_available(),
+            generator=torch.Generator().manual_seed(derived_seed(self.seed, epoch, rank)),
         )  # fmt: skip

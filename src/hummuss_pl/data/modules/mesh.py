@@ -157,6 +157,7 @@ class MeshDataModule(_SourceDataModule):
         self.clip_len, self.train_stride, self.flip_train = clip_len, train_stride, flip_train
         self.image_batch_size, self.eval_batch_size = image_batch_size, eval_batch_size or batch_size
         self.synthetic_mesh = synthetic_mesh
+        self._log_sources(["synthetic"] if synthetic else self.sources)
         self.train_sets: dict[str, Dataset] = {}
         self.test_set: Dataset | None = None
         self._loaders: dict[bool, DataLoader] = {}

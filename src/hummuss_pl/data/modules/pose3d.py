@@ -102,6 +102,7 @@ class Pose3DDataModule(_SourceDataModule):
         self.clip_len, self.train_stride, self.anchor, self.frame_step = clip_len, train_stride, anchor, frame_step
         self.flip_train, self.eval_batch_size = flip_train, eval_batch_size or batch_size
         self.synthetic_corpus = synthetic_corpus
+        self._log_sources(["synthetic" if synthetic else "mpi_inf_3dhp"])
         self.synthetic_test_sequences, self.synthetic_test_frames = synthetic_test_sequences, synthetic_test_frames
         self.train_set: Dataset | None = None
         self.test_windows: Dataset | None = None

@@ -9,7 +9,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from .. import schema
 from ..corruption import CorruptionConfig, corrupt_batch
-from .base import SourceConfig, _SourceDataModule, _spec, build_source, source_has_3d, source_noise
+from .base import SourceConfig, _SourceDataModule, _spec, build_source, source_has_3d, source_label, source_noise
 
 CLEAN_INPUT = "clean_input"  # the 2D input before corruption (target of L_2D), flipped with it
 
@@ -36,7 +36,8 @@ class PretrainDataModule(_SourceDataModule):
             source's held-out split where it has one.
         data_root: the folder of the data layout in docs/DATA.md.
         corruption: masking / noise / flip applied to training batches on the device.
-        batch_size: per device; num_workers: loader processes; seed: batch order and corruption.
+        batch_size: per device; num_workers: loader processes; seed: batch order, per-item augmentation
+            (InstaVariety crop ratios) and corruption, by epoch (data/sampling.py; nothing global).
     """
 
     def __init__(
@@ -63,6 +64,7 @@ class PretrainDataModule(_SourceDataModule):
         self.val_sources = val_sources
         self.data_root = data_root
         self.corruption = CorruptionConfig() if corruption is None else corruption
+        self._log_sources(source_label(s) for s in self.sources + list(val_sources or []))
         self._train: dict[str, Dataset] = {}
         self._val: list[Dataset] = []
         self._loaders: dict[int, DataLoader] = {}
