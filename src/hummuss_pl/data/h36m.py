@@ -34,6 +34,7 @@ from .motionbert_clips import (
     DataFormatError,
     InputMode,
     ReadReport,
+    check_input_mode,
     load_pickle,
     orthographic_input,
     require_array,
@@ -155,8 +156,7 @@ class H36MSourceConfig:
             raise ValueError(f"H36MSourceConfig.split must be train or test; got {self.split!r}")
         if self.clip_len < 1 or (self.stride is not None and self.stride < 1) or self.sample_stride < 1:
             raise ValueError(f"H36MSourceConfig: clip_len, stride, sample_stride must be >= 1; got {self}")
-        if self.input_2d not in ("auto", "stored", "projected"):
-            raise ValueError(f"H36MSourceConfig.input_2d must be auto, stored or projected; got {self.input_2d!r}")
+        check_input_mode(self.input_2d, "H36MSourceConfig.input_2d")
 
     @property
     def clip_stride(self) -> int:

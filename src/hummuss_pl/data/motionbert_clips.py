@@ -33,7 +33,7 @@ import pickle
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import numpy as np
 from torch.utils.data import Dataset
@@ -356,6 +356,12 @@ def write_clip(path: str | os.PathLike, data_input: np.ndarray | None, data_labe
 InputMode = Literal["auto", "stored", "projected"]
 
 
+def check_input_mode(value: str, field_name: str) -> None:
+    """Raises a ValueError naming `field_name` unless `value` is an InputMode."""
+    if value not in get_args(InputMode):
+        raise ValueError(f"{field_name} must be auto, stored or projected; got {value!r}")
+
+
 @dataclass(frozen=True)
 class MotionBERTClipConfig:
     """One subset/split of the clip store.
@@ -376,8 +382,7 @@ class MotionBERTClipConfig:
     scale_mm: float | None = None
 
     def __post_init__(self) -> None:
-        if self.input_2d not in ("auto", "stored", "projected"):
-            raise ValueError(f"MotionBERTClipConfig.input_2d must be auto, stored or projected; got {self.input_2d!r}")
+        check_input_mode(self.input_2d, "MotionBERTClipConfig.input_2d")
 
 
 class MotionBERTClips(Dataset):
