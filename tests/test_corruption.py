@@ -13,6 +13,7 @@ import pytest
 import torch
 from scipy.stats import norm
 
+from hummuss_pl.batch import INPUT, SOURCE, TARGET_3D
 from hummuss_pl.data import corruption as C
 from hummuss_pl.data.corruption import (
     CorruptionConfig,
@@ -344,21 +345,20 @@ def test_augment_flips_then_corrupts():
 
 
 def test_corrupt_batch_on_sample_dicts():
-    from hummuss_pl.data import schema
 
     x, target = batch(32, 9), torch.randn((32, 9, 17, 3), generator=gen(28))
-    b = {schema.INPUT: x, schema.TARGET_3D: target, schema.SOURCE: ["synthetic"] * 32}
+    b = {INPUT: x, TARGET_3D: target, SOURCE: ["synthetic"] * 32}
     out = corrupt_batch(b, CorruptionConfig(), "clean", gen(29))
     y_ref, t_ref, _ = random_flip(x, target, 0.5, gen(29))
-    assert torch.equal(out["clean"], y_ref) and torch.equal(out[schema.TARGET_3D], t_ref)
-    assert out[schema.SOURCE] is b[schema.SOURCE] and b[schema.INPUT] is x  # the input dict is not changed
-    zero = (out[schema.INPUT] == 0).all(-1)
+    assert torch.equal(out["clean"], y_ref) and torch.equal(out[TARGET_3D], t_ref)
+    assert out[SOURCE] is b[SOURCE] and b[INPUT] is x  # the input dict is not changed
+    zero = (out[INPUT] == 0).all(-1)
     assert 0.1 < zero.float().mean() < 0.2
-    assert not torch.equal(out[schema.INPUT][~zero][..., :2], y_ref[~zero][..., :2])  # noised
-    only_input = corrupt_batch({schema.INPUT: x}, CorruptionConfig.off(), None, gen(30))
-    assert set(only_input) == {schema.INPUT}
+    assert not torch.equal(out[INPUT][~zero][..., :2], y_ref[~zero][..., :2])  # noised
+    only_input = corrupt_batch({INPUT: x}, CorruptionConfig.off(), None, gen(30))
+    assert set(only_input) == {INPUT}
     with pytest.raises(ValueError, match="input"):
-        corrupt_batch({schema.TARGET_3D: target}, CorruptionConfig())
+        corrupt_batch({TARGET_3D: target}, CorruptionConfig())
 
 
 # ---------------------------------------------------------------------------------------- errors

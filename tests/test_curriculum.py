@@ -5,7 +5,7 @@ import lightning as L
 import pytest
 import torch
 
-from hummuss_pl.data import schema
+from hummuss_pl.batch import HAS_3D, INPUT, NOISE
 from hummuss_pl.data.modules import Phase, PretrainDataModule, SourceConfig
 from hummuss_pl.tasks.base import OptimConfig
 from hummuss_pl.tasks.pretrain import PretrainTask
@@ -26,7 +26,7 @@ class SeenSources(L.Callback):
         self.per_epoch: dict[int, set[bool]] = {}
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
-        self.per_epoch.setdefault(trainer.current_epoch, set()).update(batch[schema.HAS_3D].tolist())
+        self.per_epoch.setdefault(trainer.current_epoch, set()).update(batch[HAS_3D].tolist())
 
 
 def trainer(tmp_path, max_epochs: int, callbacks=()) -> L.Trainer:
@@ -98,16 +98,16 @@ class NoiseSeen(L.Callback):
         self.changed: dict[bool, set[bool]] = {True: set(), False: set()}
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
-        from hummuss_pl.data.modules.pretrain import CLEAN_INPUT
+        from hummuss_pl.batch import CLEAN_INPUT
 
-        moved = (batch[schema.INPUT][..., :2] != batch[CLEAN_INPUT][..., :2]).flatten(1).any(1)  # (B,)
-        for flag, m in zip(batch[schema.NOISE].tolist(), moved.tolist(), strict=True):
+        moved = (batch[INPUT][..., :2] != batch[CLEAN_INPUT][..., :2]).flatten(1).any(1)  # (B,)
+        for flag, m in zip(batch[NOISE].tolist(), moved.tolist(), strict=True):
             self.changed[flag].add(m)
 
 
 def test_sources_without_noise_are_only_masked_and_flipped(tmp_path):
     from hummuss_pl.data.corruption import CorruptionConfig
-    from hummuss_pl.data.modules.base import source_noise
+    from hummuss_pl.data.registry import source_noise
 
     assert not source_noise(SourceConfig("instavariety")) and source_noise(SourceConfig("posetrack"))
     assert source_noise(SourceConfig("instavariety", noise=True)) and not source_noise(SourceConfig("amass", noise=False))

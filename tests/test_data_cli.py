@@ -12,10 +12,11 @@ import numpy as np
 import pytest
 from fixtures import official_3dhp_test, write_3dhp, write_data_root, write_mesh
 
-from hummuss_pl.data import schema
-from hummuss_pl.data.check import LAYOUT, check_root, dataset_path
+from hummuss_pl.batch import FPS, INPUT, SCALE_MM, SOURCE, TARGET_3D
+from hummuss_pl.data.check import check_root
 from hummuss_pl.data.cli import main
 from hummuss_pl.data.motionbert_clips import MotionBERTClipConfig, MotionBERTClips
+from hummuss_pl.data.registry import LAYOUT, dataset_path
 
 SCRIPT = Path(sys.executable).parent / "hummuss-data"
 
@@ -152,10 +153,10 @@ def test_synth_writes_clips_the_reader_and_check_accept(tmp_path, wide, capsys):
     assert len(train) == 3 and len(MotionBERTClips(MotionBERTClipConfig(str(mb3d), "Synthetic", "test"))) == 2
     s = train[1]
     ref = SyntheticMotion(SyntheticConfig(num_clips=3, clip_len=16, fps=30.0, seed=0, split="train"))[1]
-    np.testing.assert_allclose(s[schema.INPUT], ref[schema.INPUT], atol=1e-6)
-    np.testing.assert_allclose(s[schema.TARGET_3D], ref[schema.TARGET_3D], atol=1e-6)
-    assert s[schema.SOURCE] == "synthetic" and s[schema.FPS] == 30.0
-    assert s[schema.SCALE_MM] == pytest.approx(ref[schema.SCALE_MM])
+    np.testing.assert_allclose(s[INPUT], ref[INPUT], atol=1e-6)
+    np.testing.assert_allclose(s[TARGET_3D], ref[TARGET_3D], atol=1e-6)
+    assert s[SOURCE] == "synthetic" and s[FPS] == 30.0
+    assert s[SCALE_MM] == pytest.approx(ref[SCALE_MM])
     with open(mb3d / "Synthetic" / "train" / "00000000.pkl", "rb") as f:
         assert set(pickle.load(f)) == {"data_input", "data_label"}  # MotionBERT's clip format
     capsys.readouterr()

@@ -14,9 +14,13 @@ import pytest
 import torch
 from fixtures import write_instavariety, write_ntu
 
-from hummuss_pl.data import schema
-from hummuss_pl.data.modules import ActionDataModule, Phase, PretrainDataModule, SourceConfig
-from hummuss_pl.data.ntu import FRAME_DIR
+from hummuss_pl.batch import FRAME_DIR, INPUT
+from hummuss_pl.data.modules import (
+    ActionDataModule,
+    Phase,
+    PretrainDataModule,
+    SourceConfig,
+)
 from hummuss_pl.data.sampling import ItemKey, SourceBatchSampler, SourceConcat, item_rng
 
 
@@ -107,18 +111,18 @@ def test_augmentation_differs_between_epochs(case, num_workers, ntu_path, insta_
     _, epoch1 = epoch_items(module, 1)
     assert epoch0.keys() == epoch1.keys() and epoch0
     for index in epoch0:
-        a, b = epoch0[index][schema.INPUT], epoch1[index][schema.INPUT]
+        a, b = epoch0[index][INPUT], epoch1[index][INPUT]
         assert not torch.allclose(a, b), f"item {index} has the same augmentation in epochs 0 and 1"
     _, again = epoch_items(module, 0)  # epoch 0 replayed (e.g. after a resume) is epoch 0
     for index in epoch0:
-        assert torch.equal(epoch0[index][schema.INPUT], again[index][schema.INPUT])
+        assert torch.equal(epoch0[index][INPUT], again[index][INPUT])
 
 
 @CASES
 def test_module_seed_changes_the_augmentation(case, ntu_path, insta_root):
     _, a = epoch_items(build(case, ntu_path, insta_root, 0, seed=7), 0)
     _, b = epoch_items(build(case, ntu_path, insta_root, 0, seed=8), 0)
-    assert any(not torch.allclose(a[i][schema.INPUT], b[i][schema.INPUT]) for i in a)
+    assert any(not torch.allclose(a[i][INPUT], b[i][INPUT]) for i in a)
 
 
 @CASES
@@ -138,8 +142,8 @@ def test_ntu_items_in_the_loader_are_the_dataset_items_with_their_epoch_generato
     dataset = module.train_dataloader().dataset
     assert isinstance(dataset, SourceConcat)
     for index, sample in items.items():
-        expected = module._train.item(index, item_rng(7, 3, index))[schema.INPUT]
-        np.testing.assert_array_equal(sample[schema.INPUT].numpy(), expected)
+        expected = module._train.item(index, item_rng(7, 3, index))[INPUT]
+        np.testing.assert_array_equal(sample[INPUT].numpy(), expected)
     frame_dirs = {dataset[ItemKey(i, 3)][FRAME_DIR] for i in items}
     assert frame_dirs == {"S001C001P001R001A001", "S001C003P001R001A003"}
 
@@ -169,8 +173,8 @@ class Recorder(L.LightningModule):
         self.seen: dict[int, list[torch.Tensor]] = {}
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
-        self.seen.setdefault(self.current_epoch, []).append(batch[schema.INPUT].clone())
-        return self.w * batch[schema.INPUT].float().mean()
+        self.seen.setdefault(self.current_epoch, []).append(batch[INPUT].clone())
+        return self.w * batch[INPUT].float().mean()
 
     def configure_optimizers(self):
         return torch.optim.SGD(self.parameters(), lr=0.0)

@@ -12,9 +12,16 @@ import pytest
 import torch
 from fixtures import mb_label, write_h36m_source, write_mb_clip
 
-from hummuss_pl.data import schema
-from hummuss_pl.data.modules import ActionDataModule, MeshDataModule, Phase, Pose3DDataModule, PretrainDataModule, SourceConfig
-from hummuss_pl.data.modules.base import DATA_SOURCE_HPARAM, build_source
+from hummuss_pl.batch import INPUT, TARGET_3D
+from hummuss_pl.data.modules import (
+    ActionDataModule,
+    MeshDataModule,
+    Pose3DDataModule,
+    PretrainDataModule,
+    SourceConfig,
+)
+from hummuss_pl.data.modules.base import DATA_SOURCE_HPARAM
+from hummuss_pl.data.registry import build_source
 from hummuss_pl.data.synthetic import SYNTHETIC_NOTICE, SyntheticConfig
 
 
@@ -43,26 +50,26 @@ def test_3d_sources_train_on_the_projected_label_like_motionbert(h36m_root, name
     options = {"stride": 4} if name == "h36m_source" else {}
     source = SourceConfig(name, clip_len=4 if name == "h36m_source" else None, options=options)
     train = build_source(source, str(h36m_root), "train")[0]
-    np.testing.assert_array_equal(train[schema.INPUT][..., :2], train[schema.TARGET_3D][..., :2])
-    assert (train[schema.INPUT][..., 2] == 1).all()
+    np.testing.assert_array_equal(train[INPUT][..., :2], train[TARGET_3D][..., :2])
+    assert (train[INPUT][..., 2] == 1).all()
     held_out = build_source(source, str(h36m_root), "test")[0]  # evaluated on the stored detections
-    assert (held_out[schema.INPUT][..., 2] != 1).all()
+    assert (held_out[INPUT][..., 2] != 1).all()
     detections = SourceConfig(name, clip_len=source.clip_len, options={**options, "input_2d": "stored"})
     stored = build_source(detections, str(h36m_root), "train")[0]
-    assert (stored[schema.INPUT][..., 2] == 0.5).all()
+    assert (stored[INPUT][..., 2] == 0.5).all()
     if name == "h36m":
-        np.testing.assert_array_equal(stored[schema.INPUT], detected(mb_label(0)))
-        np.testing.assert_array_equal(held_out[schema.INPUT], detected(mb_label(0)))
+        np.testing.assert_array_equal(stored[INPUT], detected(mb_label(0)))
+        np.testing.assert_array_equal(held_out[INPUT], detected(mb_label(0)))
 
 
 def test_pretrain_module_trains_on_projected_h36m_clips(h36m_root):
     dm = PretrainDataModule(sources=[SourceConfig("h36m")], data_root=str(h36m_root), batch_size=2, num_workers=0)
     dm.setup("fit")
     batch = next(iter(dm.train_dataloader()))
-    torch.testing.assert_close(batch[schema.INPUT][..., :2], batch[schema.TARGET_3D][..., :2], rtol=0, atol=0)
-    assert (batch[schema.INPUT][..., 2] == 1).all()
+    torch.testing.assert_close(batch[INPUT][..., :2], batch[TARGET_3D][..., :2], rtol=0, atol=0)
+    assert (batch[INPUT][..., 2] == 1).all()
     held_out = next(iter(dm.val_dataloader()))
-    assert (held_out[schema.INPUT][..., 2] == 0.5).all()
+    assert (held_out[INPUT][..., 2] == 0.5).all()
 
 
 # ------------------------------------------------------------------------------- data/source
@@ -110,7 +117,7 @@ class Tiny(L.LightningModule):
         self.w = torch.nn.Parameter(torch.zeros(()))
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
-        return self.w * batch[schema.INPUT].mean()
+        return self.w * batch[INPUT].mean()
 
     def configure_optimizers(self):
         return torch.optim.SGD(self.parameters(), lr=0.0)

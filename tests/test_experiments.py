@@ -5,7 +5,6 @@ import json
 
 import pytest
 import yaml
-
 from fixtures import write_data_root
 from helpers import EXPERIMENTS, run_cli
 

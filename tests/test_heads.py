@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import roma
 import torch
-from smpl_fixture import smpl_arrays, write_smpl_files, write_smpl_model
 from scipy.spatial.transform import Rotation
+from smpl_fixture import smpl_arrays, write_smpl_files, write_smpl_model
 
 from hummuss_pl.models.heads import (
     ActionHead,
@@ -23,7 +23,12 @@ from hummuss_pl.models.heads import (
     rotmat_to_6d,
     rotvec_to_6d,
 )
-from hummuss_pl.models.smpl import SMPL, SMPLModelFileError, flip_smpl_pose, load_smpl_model_file
+from hummuss_pl.models.smpl import (
+    SMPL,
+    SMPLModelFileError,
+    flip_smpl_pose,
+    load_smpl_model_file,
+)
 
 J, D = 17, 8  # small representation width for fast tests
 

@@ -9,7 +9,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from hummuss_pl import metrics as M
-from hummuss_pl.data.skeleton import H36M_3DHP_PCK_14, H36M_EVAL_14
+from hummuss_pl.skeleton import H36M_3DHP_PCK_14, H36M_EVAL_14
 
 # Two poses of two joints; targets at the origin, so each error is the norm of the prediction.
 PRED_2x2 = torch.tensor([[[3.0, 4.0, 0.0], [0.0, 0.0, 0.0]], [[1.0, 2.0, 2.0], [0.0, 6.0, 8.0]]])

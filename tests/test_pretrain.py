@@ -9,9 +9,11 @@ import pytest
 import torch
 from helpers import read_predictions, run_cli
 
+from hummuss_pl.batch import INPUT, SCALE_MM
 from hummuss_pl.data.modules import PretrainDataModule, SourceConfig
 from hummuss_pl.metrics import root_relative
-from hummuss_pl.tasks.base import OptimConfig, backbone_as_dict
+from hummuss_pl.models import backbone_as_dict
+from hummuss_pl.tasks.base import OptimConfig
 from hummuss_pl.tasks.pretrain import PretrainTask
 
 
@@ -65,7 +67,6 @@ def test_ckpt_path_last_resumes_the_newest_run_exactly(tmp_path):
 def test_predict_writes_the_models_outputs_for_the_held_out_clips(tmp_path):
     from torch.utils.data import ConcatDataset
 
-    from hummuss_pl.data import schema
 
     run_cli(["fit", *QUICK, "--trainer.max_epochs", "1"], tmp_path)
     ckpt = tmp_path / "checkpoints" / "quickstart" / "version_0" / "last.ckpt"
@@ -79,9 +80,9 @@ def test_predict_writes_the_models_outputs_for_the_held_out_clips(tmp_path):
     for row in (0, len(held_out) - 1):
         item = held_out[int(out["index"][row])]
         with torch.no_grad():
-            expected = root_relative(task(torch.as_tensor(item[schema.INPUT])[None]))[0]
+            expected = root_relative(task(torch.as_tensor(item[INPUT])[None]))[0]
         torch.testing.assert_close(out["pose_3d"][row], expected)
-        assert float(out["scale_mm"][row]) == pytest.approx(item[schema.SCALE_MM])
+        assert float(out["scale_mm"][row]) == pytest.approx(item[SCALE_MM])
 
 
 # ------------------------------------------------------------------------------------ pretrained vs checkpoint

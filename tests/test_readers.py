@@ -23,21 +23,36 @@ from fixtures import (
     write_posetrack,
 )
 
-from hummuss_pl.data import schema
+from hummuss_pl.batch import (
+    FPS,
+    FRAME,
+    HAS_3D,
+    HYBRIK_POSE,
+    HYBRIK_SHAPE,
+    INPUT,
+    LABEL,
+    SCALE_MM,
+    SEQUENCE,
+    SMPL_POSE,
+    SMPL_SHAPE,
+    SOURCE,
+    TARGET_3D,
+    TARGET_INDEX,
+    VALID,
+)
 from hummuss_pl.data.amass import AMASSJoints, AMASSJointsConfig, convert_amass
-from hummuss_pl.data.h36m import H36MSource, H36MSourceConfig, convert_h36m
-from hummuss_pl.data.instavariety import InstaVariety2D, InstaVarietyConfig
-from hummuss_pl.data.mesh import MeshClips, MeshConfig
-from hummuss_pl.data.motionbert_clips import (
+from hummuss_pl.data.common import (
     DataFormatError,
     MissingDataError,
-    MotionBERTClipConfig,
-    MotionBERTClips,
     crop_scale,
     resample_indices,
     split_clips,
 )
-from hummuss_pl.data.mpi_inf_3dhp import FRAME, SEQUENCE, TARGET_INDEX, MPI3DHPClips, MPI3DHPConfig, MPI3DHPTestWindows
+from hummuss_pl.data.h36m import H36MSource, H36MSourceConfig, convert_h36m
+from hummuss_pl.data.instavariety import InstaVariety2D, InstaVarietyConfig
+from hummuss_pl.data.mesh import MeshClips, MeshConfig
+from hummuss_pl.data.motionbert_clips import MotionBERTClipConfig, MotionBERTClips
+from hummuss_pl.data.mpi_inf_3dhp import MPI3DHPClips, MPI3DHPConfig, MPI3DHPTestWindows
 from hummuss_pl.data.ntu import NTUAction, NTUConfig
 from hummuss_pl.data.posetrack import PoseTrack2D, PoseTrackConfig
 from hummuss_pl.data.sampling import item_rng
@@ -104,19 +119,19 @@ def test_clip_store_amass_projects_label_to_input(tmp_path):
     assert len(ds) == 3
     s = ds[2]
     assert_float32(s)
-    np.testing.assert_array_equal(s[schema.TARGET_3D], mb_label(2))
-    np.testing.assert_array_equal(s[schema.INPUT][..., :2], mb_label(2)[..., :2])
-    assert (s[schema.INPUT][..., 2] == 1).all()
-    assert s[schema.HAS_3D] is True and s[schema.FPS] == 60.0 and s[schema.SOURCE] == "amass"
-    assert s[schema.SCALE_MM] == pytest.approx(1000 / 0.298)
+    np.testing.assert_array_equal(s[TARGET_3D], mb_label(2))
+    np.testing.assert_array_equal(s[INPUT][..., :2], mb_label(2)[..., :2])
+    assert (s[INPUT][..., 2] == 1).all()
+    assert s[HAS_3D] is True and s[FPS] == 60.0 and s[SOURCE] == "amass"
+    assert s[SCALE_MM] == pytest.approx(1000 / 0.298)
 
 
 def test_clip_store_h36m_stored_vs_projected_input(tmp_path):
     write_mb_store(tmp_path)
     stored = MotionBERTClips(MotionBERTClipConfig(str(tmp_path), "H36M-SH", "test"))[0]
-    assert (stored[schema.INPUT][..., 2] == 0.5).all() and stored[schema.FPS] == 50.0
+    assert (stored[INPUT][..., 2] == 0.5).all() and stored[FPS] == 50.0
     projected = MotionBERTClips(MotionBERTClipConfig(str(tmp_path), "H36M-SH", "train", input_2d="projected"))[1]
-    assert (projected[schema.INPUT][..., 2] == 1).all()
+    assert (projected[INPUT][..., 2] == 1).all()
     with pytest.raises(DataFormatError, match=r"00000000\.pkl.*data_input is None"):
         MotionBERTClips(MotionBERTClipConfig(str(tmp_path), "AMASS", "train", input_2d="stored"))[0]
 
@@ -141,7 +156,7 @@ def test_clip_store_unknown_subset_needs_meta(tmp_path):
         MotionBERTClips(MotionBERTClipConfig(str(tmp_path), "Mine", "train"))
     (tmp_path / "Mine" / "meta.json").write_text(json.dumps({"fps": 25, "scale_mm": 7.0, "source": "mine"}))
     s = MotionBERTClips(MotionBERTClipConfig(str(tmp_path), "Mine", "train"))[0]
-    assert (s[schema.FPS], s[schema.SCALE_MM], s[schema.SOURCE]) == (25.0, 7.0, "mine")
+    assert (s[FPS], s[SCALE_MM], s[SOURCE]) == (25.0, 7.0, "mine")
 
 
 # ------------------------------------------------------------------------------------ H36M source
@@ -153,19 +168,19 @@ def test_h36m_source_normalisation_and_clips(tmp_path):
     assert len(ds) == 4 and ds.report.frames_dropped == 3 and ds.report.frames == 17
     s = ds[0]
     assert_float32(s)
-    assert s[schema.INPUT].shape == (4, 17, 3) and s[schema.TARGET_3D].shape == (4, 17, 3)
-    np.testing.assert_allclose(s[schema.INPUT][0, 0], [0.0, 250 / 1000 * 2 - 1002 / 1000, 0.5], atol=1e-6)
-    np.testing.assert_allclose(s[schema.TARGET_3D][0, 0], [0.0, -0.502, 0.2], atol=1e-6)
-    np.testing.assert_allclose(ds[3][schema.INPUT][0, 0], [0.0, -0.5, 0.5], atol=1e-6)  # 1000 × 1000 camera
-    assert s[schema.SCALE_MM] == 1.0 and s[schema.FPS] == 50.0 and s[schema.SOURCE] == "h36m"
+    assert s[INPUT].shape == (4, 17, 3) and s[TARGET_3D].shape == (4, 17, 3)
+    np.testing.assert_allclose(s[INPUT][0, 0], [0.0, 250 / 1000 * 2 - 1002 / 1000, 0.5], atol=1e-6)
+    np.testing.assert_allclose(s[TARGET_3D][0, 0], [0.0, -0.502, 0.2], atol=1e-6)
+    np.testing.assert_allclose(ds[3][INPUT][0, 0], [0.0, -0.5, 0.5], atol=1e-6)  # 1000 × 1000 camera
+    assert s[SCALE_MM] == 1.0 and s[FPS] == 50.0 and s[SOURCE] == "h36m"
 
     test = H36MSource(H36MSourceConfig(str(path), "test", clip_len=4))  # stride 4 on 10 frames
     assert len(test) == 2 and test.report.frames_dropped == 2
-    assert test[0][schema.SCALE_MM] == pytest.approx(4.0 * 1000 / 2)  # 2.5d_factor · res_w / 2
-    assert (test[0][schema.INPUT][..., 2] == 0.25).all()  # (N, 17, 1) confidence
+    assert test[0][SCALE_MM] == pytest.approx(4.0 * 1000 / 2)  # 2.5d_factor · res_w / 2
+    assert (test[0][INPUT][..., 2] == 0.25).all()  # (N, 17, 1) confidence
     projected = H36MSource(H36MSourceConfig(str(path), "train", clip_len=4, stride=3, input_2d="projected"))[0]
-    np.testing.assert_array_equal(projected[schema.INPUT][..., :2], s[schema.TARGET_3D][..., :2])  # label xy, conf 1
-    assert (projected[schema.INPUT][..., 2] == 1).all()
+    np.testing.assert_array_equal(projected[INPUT][..., :2], s[TARGET_3D][..., :2])  # label xy, conf 1
+    assert (projected[INPUT][..., 2] == 1).all()
     with pytest.raises(ValueError, match="input_2d must be auto, stored or projected"):
         H36MSourceConfig(str(path), input_2d="detected")
 
@@ -211,10 +226,10 @@ def test_amass_axis_swap_scale_and_slicing(tmp_path):
     assert_float32(s)
     j = np.arange(17)
     expected = 0.298 * np.stack([np.full(17, 1 + 5 / 10), -(3 + j / 10), np.full(17, 2.0)], -1)  # frame 5
-    np.testing.assert_allclose(s[schema.TARGET_3D][0], expected, rtol=1e-6)
-    np.testing.assert_array_equal(s[schema.INPUT][..., :2], s[schema.TARGET_3D][..., :2])
-    assert (s[schema.INPUT][..., 2] == 1).all()
-    assert s[schema.FPS] == 60.0 and s[schema.SCALE_MM] == pytest.approx(1000 / 0.298)
+    np.testing.assert_allclose(s[TARGET_3D][0], expected, rtol=1e-6)
+    np.testing.assert_array_equal(s[INPUT][..., :2], s[TARGET_3D][..., :2])
+    assert (s[INPUT][..., 2] == 1).all()
+    assert s[FPS] == 60.0 and s[SCALE_MM] == pytest.approx(1000 / 0.298)
 
     convert_amass(path, tmp_path / "MB3D_f243s81", clip_len=8, stride=5)
     with open(tmp_path / "MB3D_f243s81" / "AMASS" / "train" / "00000001.pkl", "rb") as f:
@@ -240,14 +255,14 @@ def test_3dhp_training_clips(tmp_path):
     s = ds[0]
     assert_float32(s)
     m = np.array(MPI_FOR_H36M)
-    np.testing.assert_allclose(s[schema.INPUT][3, :, 0], 2 * m / 2048, atol=1e-6)  # x' = 2j/w
-    np.testing.assert_allclose(s[schema.INPUT][3, :, 1], 2 * 3 / 2048, atol=1e-6)  # y' = 2f/w
-    assert (s[schema.INPUT][..., 2] == 1).all()
+    np.testing.assert_allclose(s[INPUT][3, :, 0], 2 * m / 2048, atol=1e-6)  # x' = 2j/w
+    np.testing.assert_allclose(s[INPUT][3, :, 1], 2 * 3 / 2048, atol=1e-6)  # y' = 2f/w
+    assert (s[INPUT][..., 2] == 1).all()
     offset = np.stack([10.0 * m - 140, -5.0 * m + 70, 2.0 * m - 28], -1) * 2 / 2048  # (X - X_root) · 2/w
-    np.testing.assert_allclose(s[schema.TARGET_3D][0], offset, atol=1e-6)
-    assert not s[schema.TARGET_3D][:, 0].any()  # H36M root = 3DHP pelvis, root-relative
-    assert s[schema.SCALE_MM] == 1024.0 and s[schema.FPS] == 25.0 and s[schema.VALID].all()
-    assert ds[6][schema.FPS] == 50.0  # S1 Seq2
+    np.testing.assert_allclose(s[TARGET_3D][0], offset, atol=1e-6)
+    assert not s[TARGET_3D][:, 0].any()  # H36M root = 3DHP pelvis, root-relative
+    assert s[SCALE_MM] == 1024.0 and s[FPS] == 25.0 and s[VALID].all()
+    assert ds[6][FPS] == 50.0  # S1 Seq2
 
 
 def test_3dhp_test_windows_edge_padding_and_ts5_normalisation(tmp_path):
@@ -257,21 +272,21 @@ def test_3dhp_test_windows_edge_padding_and_ts5_normalisation(tmp_path):
     assert [(ds[i][SEQUENCE], ds[i][FRAME]) for i in range(5)] == [("TS1", 2), ("TS1", 3), ("TS1", 8), ("TS5", 0), ("TS5", 4)]
     s = ds[2]  # TS1 frame 8: window frames 6, 7, 8, 8, 8
     assert s[TARGET_INDEX] == 2
-    np.testing.assert_allclose(s[schema.INPUT][:, 0, 1], 2 * np.array([6, 7, 8, 8, 8]) / 2048, atol=1e-6)
-    assert s[schema.VALID].tolist() == [False, False, True, True, True]
+    np.testing.assert_allclose(s[INPUT][:, 0, 1], 2 * np.array([6, 7, 8, 8, 8]) / 2048, atol=1e-6)
+    assert s[VALID].tolist() == [False, False, True, True, True]
     ts5 = ds[3]  # frame 0: window 0, 0, 0, 1, 2
-    np.testing.assert_allclose(ts5[schema.INPUT][:, 0, 1], 2 * np.array([0, 0, 0, 1, 2]) / 1920, atol=1e-6)
-    np.testing.assert_allclose(ts5[schema.INPUT][0, :, 0], 2 * np.array(MPI_FOR_H36M) / 1920, atol=1e-6)
-    assert ts5[schema.SCALE_MM] == 960.0
+    np.testing.assert_allclose(ts5[INPUT][:, 0, 1], 2 * np.array([0, 0, 0, 1, 2]) / 1920, atol=1e-6)
+    np.testing.assert_allclose(ts5[INPUT][0, :, 0], 2 * np.array(MPI_FOR_H36M) / 1920, atol=1e-6)
+    assert ts5[SCALE_MM] == 960.0
     m = np.array(MPI_FOR_H36M)
-    np.testing.assert_allclose(ts5[schema.TARGET_3D][0, :, 0], (10.0 * m - 140) * 2 / 1920, atol=1e-6)
+    np.testing.assert_allclose(ts5[TARGET_3D][0, :, 0], (10.0 * m - 140) * 2 / 1920, atol=1e-6)
 
     last = MPI3DHPTestWindows(MPI3DHPConfig(str(tmp_path), "test", clip_len=5, anchor="last"))
     assert last[0][TARGET_INDEX] == 4
-    np.testing.assert_allclose(last[0][schema.INPUT][:, 0, 1], 2 * np.array([0, 0, 0, 1, 2]) / 2048, atol=1e-6)
+    np.testing.assert_allclose(last[0][INPUT][:, 0, 1], 2 * np.array([0, 0, 0, 1, 2]) / 2048, atol=1e-6)
     step = MPI3DHPTestWindows(MPI3DHPConfig(str(tmp_path), "test", clip_len=5, frame_step=2))
-    np.testing.assert_allclose(step[1][schema.INPUT][:, 0, 1], 2 * np.array([0, 1, 3, 5, 7]) / 2048, atol=1e-6)
-    assert step[1][schema.FPS] == ds[1][schema.FPS] / 2
+    np.testing.assert_allclose(step[1][INPUT][:, 0, 1], 2 * np.array([0, 1, 3, 5, 7]) / 2048, atol=1e-6)
+    assert step[1][FPS] == ds[1][FPS] / 2
 
 
 def test_3dhp_reader_warns_unless_the_test_set_is_the_official_one(tmp_path, caplog):
@@ -324,12 +339,12 @@ def test_posetrack_filters_order_and_normalisation(tmp_path):
     }
     s = ds[0]
     assert_float32(s)
-    assert s[schema.INPUT].shape == (30, 17, 3) and s[schema.HAS_3D] is False and not s[schema.TARGET_3D].any()
+    assert s[INPUT].shape == (30, 17, 3) and s[HAS_3D] is False and not s[TARGET_3D].any()
     # box over the 30 frames: x ∈ [100, 300 + 29], y ∈ [200, 300] → side 229, corner (100, 135.5)
     def norm(x, y):
         return [((x - 100) / 229 - 0.5) * 2, ((y - 135.5) / 229 - 0.5) * 2]
 
-    inp = s[schema.INPUT]
+    inp = s[INPUT]
     np.testing.assert_allclose(inp[0, 0], norm(200, 260) + [1], atol=1e-6)  # root = mid-hip
     np.testing.assert_allclose(inp[1, 0, :2], norm(201, 260), atol=1e-6)  # frame 1 (+1 px): image order kept
     np.testing.assert_allclose(inp[0, 8, :2], norm(200, 210), atol=1e-6)  # neck = head_bottom
@@ -365,12 +380,12 @@ def test_instavariety_clips_filter_and_values(tmp_path):
     assert ds.report.dropped == {"clips with first-frame root confidence <= 0": 1}
     s = ds[0]
     assert_float32(s)
-    assert s[schema.INPUT].shape == (81, 17, 3) and s[schema.HAS_3D] is False
+    assert s[INPUT].shape == (81, 17, 3) and s[HAS_3D] is False
     # box: x ∈ [0, 1], y ∈ [0, 0.08] → side 1, corner (0, -0.46): x' = 2x - 1, y' = 2y - 0.08
-    np.testing.assert_allclose(s[schema.INPUT][10, 16], [1.0, 2 * 0.010 - 0.08, 1.0], atol=1e-6)
-    np.testing.assert_allclose(s[schema.INPUT][0, 8], [2 * 8 / 16 - 1, -0.08, 1.0], atol=1e-6)
-    assert not s[schema.INPUT][:, [7, 10]].any()  # confidence-0 joints are zeroed
-    short = ds[1][schema.INPUT]  # frames 0..39 of clip 1 stretched: y ∈ [1, 1.039]
+    np.testing.assert_allclose(s[INPUT][10, 16], [1.0, 2 * 0.010 - 0.08, 1.0], atol=1e-6)
+    np.testing.assert_allclose(s[INPUT][0, 8], [2 * 8 / 16 - 1, -0.08, 1.0], atol=1e-6)
+    assert not s[INPUT][:, [7, 10]].any()  # confidence-0 joints are zeroed
+    short = ds[1][INPUT]  # frames 0..39 of clip 1 stretched: y ∈ [1, 1.039]
     np.testing.assert_allclose(short[[0, -1], 0, 1], [2 * 1.0 - 2.039, 2 * 1.039 - 2.039], atol=1e-5)
 
 
@@ -392,11 +407,11 @@ def test_mesh_pw3d_clips_and_values(tmp_path):
     assert len(train) == 3 and train.report.frames_dropped == 0 and not train.hybrik
     s = train[1]
     assert_float32(s)
-    assert s[schema.INPUT].shape == (16, 17, 3) and s[schema.SMPL_POSE].shape == (16, 72) and s[schema.SMPL_SHAPE].shape == (16, 10)
-    np.testing.assert_allclose(s[schema.INPUT][0, :, 0], np.arange(17) / 960, atol=1e-6)  # (960 + j)/1920·2 − 1
-    assert np.allclose(s[schema.INPUT][..., 1], 0) and (s[schema.INPUT][..., 2] == 1).all()  # conf 1.5 clipped
-    np.testing.assert_allclose(s[schema.SMPL_POSE][0], 8 / 1000, rtol=1e-6)  # clip starts at frame 8
-    assert schema.HYBRIK_POSE not in s and s[schema.FPS] == 30.0 and s[schema.SOURCE] == "pw3d"
+    assert s[INPUT].shape == (16, 17, 3) and s[SMPL_POSE].shape == (16, 72) and s[SMPL_SHAPE].shape == (16, 10)
+    np.testing.assert_allclose(s[INPUT][0, :, 0], np.arange(17) / 960, atol=1e-6)  # (960 + j)/1920·2 − 1
+    assert np.allclose(s[INPUT][..., 1], 0) and (s[INPUT][..., 2] == 1).all()  # conf 1.5 clipped
+    np.testing.assert_allclose(s[SMPL_POSE][0], 8 / 1000, rtol=1e-6)  # clip starts at frame 8
+    assert HYBRIK_POSE not in s and s[FPS] == 30.0 and s[SOURCE] == "pw3d"
     test = MeshClips(MeshConfig(str(path), "test"))  # stride 16: window 0 (8 frames dropped) + short video
     assert len(test) == 2 and test.report.frames_dropped == 8
 
@@ -407,15 +422,15 @@ def test_mesh_coco_h36m_and_hybrik(tmp_path):
     ds = MeshClips(MeshConfig(str(coco), "train"))
     assert len(ds) == 5 and ds.hybrik
     s = ds[4]
-    assert s[schema.INPUT].shape == (1, 17, 3)
-    np.testing.assert_allclose(s[schema.INPUT][0, :, 0], np.arange(17) / 320, atol=1e-6)  # res 640
-    np.testing.assert_allclose(s[schema.HYBRIK_POSE], 2 * s[schema.SMPL_POSE])
-    np.testing.assert_allclose(s[schema.HYBRIK_SHAPE], 2 * s[schema.SMPL_SHAPE])
+    assert s[INPUT].shape == (1, 17, 3)
+    np.testing.assert_allclose(s[INPUT][0, :, 0], np.arange(17) / 320, atol=1e-6)  # res 640
+    np.testing.assert_allclose(s[HYBRIK_POSE], 2 * s[SMPL_POSE])
+    np.testing.assert_allclose(s[HYBRIK_SHAPE], 2 * s[SMPL_SHAPE])
     h36m = tmp_path / "mesh_det_h36m.pkl"
     write_mesh(h36m, "h36m", videos=(16,))
     s = MeshClips(MeshConfig(str(h36m), "test"))[0]
-    np.testing.assert_allclose(s[schema.INPUT][0, :, :2], np.stack([np.arange(17) / 500, np.zeros(17)], -1), atol=1e-6)
-    assert s[schema.SOURCE] == "h36m_mesh" and s[schema.FPS] == 50.0
+    np.testing.assert_allclose(s[INPUT][0, :, :2], np.stack([np.arange(17) / 500, np.zeros(17)], -1), atol=1e-6)
+    assert s[SOURCE] == "h36m_mesh" and s[FPS] == 50.0
 
 
 def test_mesh_malformed(tmp_path):
@@ -439,16 +454,16 @@ def test_ntu_normalisation_conversion_and_confidences(tmp_path):
     cfg = dict(path=str(path), split="xview_val", clip_len=5, crop_scale=False)
     s = NTUAction(NTUConfig(**cfg))[0]  # sample A: 10 frames → linspace indices 0, 2, 4, 6, 8
     assert_float32(s)
-    x = s[schema.INPUT]
-    assert x.shape == (2, 5, 17, 3) and s[schema.LABEL] == 0 and not x[1].any()  # zero second person
-    assert s[schema.FPS] == 30.0 * 5 / 10
+    x = s[INPUT]
+    assert x.shape == (2, 5, 17, 3) and s[LABEL] == 0 and not x[1].any()  # zero second person
+    assert s[FPS] == 30.0 * 5 / 10
     # make_cam: (960 + j, 540 + t) / 1920 · 2 − 1 → (j / 960, (540 + t) / 960 − 1)
     np.testing.assert_allclose(x[0, :, 0, 0], 11.5 / 960, atol=1e-6)  # root = mid-hip (COCO 11, 12)
     np.testing.assert_allclose(x[0, :, 0, 1], (540 + np.array([0, 2, 4, 6, 8])) / 960 - 1, atol=1e-6)
     np.testing.assert_allclose(x[0, 0, 10, 0], 1.5 / 960, atol=1e-6)  # head = mid-eyes
     # confidences converted with the joints: root = min(s11, s12), r_hip = s12, nose = s0, head = min(s1, s2)
     np.testing.assert_allclose(x[0, 0, [0, 1, 9, 10, 16], 2], [0.11, 0.12, 0.0, 0.01, 0.10], atol=1e-6)
-    quirk = NTUAction(NTUConfig(**cfg, motionbert_conf_quirk=True))[0][schema.INPUT]
+    quirk = NTUAction(NTUConfig(**cfg, motionbert_conf_quirk=True))[0][INPUT]
     np.testing.assert_allclose(quirk[0, 0, :, 2], np.arange(17) / 100, atol=1e-6)  # COCO order (issue #132)
     np.testing.assert_array_equal(quirk[..., :2], x[..., :2])
 
@@ -459,18 +474,18 @@ def test_ntu_tracking_swaps_persons_and_their_confidences(tmp_path):
     cfg = dict(path=str(path), split="xsub_val", clip_len=6, crop_scale=False)
     ds = NTUAction(NTUConfig(**cfg))
     assert len(ds) == 1 and ds.report.dropped == {"split entries without an annotation": 1}
-    x = ds[0][schema.INPUT]
+    x = ds[0][INPUT]
     np.testing.assert_allclose(x[0, :, 9, 0], 100 / 960 - 1, atol=1e-6)  # person A (x0 = 100) in every frame
     np.testing.assert_allclose(x[1, :, 9, 0], 1500 / 960 - 1, atol=1e-6)
     assert np.allclose(x[0, ..., 2], 0.9) and np.allclose(x[1, ..., 2], 0.3)
-    quirk = NTUAction(NTUConfig(**cfg, motionbert_conf_quirk=True))[0][schema.INPUT]
+    quirk = NTUAction(NTUConfig(**cfg, motionbert_conf_quirk=True))[0][INPUT]
     np.testing.assert_allclose(quirk[0, :, 0, 2], [0.9, 0.9, 0.9, 0.3, 0.3, 0.3])  # scores not swapped
 
 
 def test_ntu_crop_scale_test_ratio(tmp_path):
     path = tmp_path / "ntu60_hrnet.pkl"
     write_ntu(path)
-    x = NTUAction(NTUConfig(str(path), "xview_val", clip_len=5))[0][schema.INPUT]  # ratio 2
+    x = NTUAction(NTUConfig(str(path), "xview_val", clip_len=5))[0][INPUT]  # ratio 2
     # in units of 1/960: x ∈ [1.5, 16] (nose has confidence 0), y ∈ [-420, -412] → side 29,
     # corner (-5.75, -430.5)
     np.testing.assert_allclose(x[0, 0, 0, :2], [2 * 17.25 / 29 - 1, 2 * 10.5 / 29 - 1], atol=1e-5)
@@ -484,12 +499,12 @@ def test_ntu_train_resampling_and_augmentation_are_seeded(tmp_path):
     b = NTUAction(NTUConfig(str(path), "xsub_train", clip_len=20, seed=3))
     for i in range(2):
         assert np.all(np.diff(a.resample[i]) >= 0) and a.resample[i].max() < a.samples[i]["keypoint"].shape[1]
-        np.testing.assert_array_equal(a[i][schema.INPUT], b[i][schema.INPUT])  # dataset[i]: the epoch-0 draw of `seed`
-        np.testing.assert_array_equal(a[i][schema.INPUT], a.item(i, item_rng(3, 0, i))[schema.INPUT])
-        assert not np.allclose(a[i][schema.INPUT], a.item(i, item_rng(3, 1, i))[schema.INPUT])  # another epoch
-        assert np.abs(a[i][schema.INPUT]).max() <= 1
+        np.testing.assert_array_equal(a[i][INPUT], b[i][INPUT])  # dataset[i]: the epoch-0 draw of `seed`
+        np.testing.assert_array_equal(a[i][INPUT], a.item(i, item_rng(3, 0, i))[INPUT])
+        assert not np.allclose(a[i][INPUT], a.item(i, item_rng(3, 1, i))[INPUT])  # another epoch
+        assert np.abs(a[i][INPUT]).max() <= 1
     plain = NTUAction(NTUConfig(str(path), "xsub_train", clip_len=20, seed=3, random_move=False, crop_scale=False))
-    assert not np.allclose(a[0][schema.INPUT][0, ..., :2], plain[0][schema.INPUT][0, ..., :2])
+    assert not np.allclose(a[0][INPUT][0, ..., :2], plain[0][INPUT][0, ..., :2])
 
 
 def test_ntu_malformed_and_extra_persons(tmp_path):
@@ -503,7 +518,7 @@ def test_ntu_malformed_and_extra_persons(tmp_path):
     with open(path, "wb") as f:
         pickle.dump(data, f)
     ds = NTUAction(NTUConfig(str(path), "xview_val", clip_len=5))
-    assert ds[0][schema.INPUT].shape == (2, 5, 17, 3)
+    assert ds[0][INPUT].shape == (2, 5, 17, 3)
     assert ds.report.dropped == {"persons beyond the first 2 (samples)": 1}
     ann["keypoint_score"] = ann["keypoint_score"][:, :, :16]
     with open(path, "wb") as f:

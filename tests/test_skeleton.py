@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from hummuss_pl.data.skeleton import (
+from hummuss_pl.skeleton import (
     H36M_FLIP_PERM,
     H36M_JOINTS,
     H36M_LEFT,

@@ -11,7 +11,7 @@ import pytest
 import torch
 from helpers import run_cli
 
-from hummuss_pl.data import schema
+from hummuss_pl.batch import normalize_screen
 from hummuss_pl.metrics import root_relative
 from hummuss_pl.stream import main
 from hummuss_pl.tasks import PretrainTask
@@ -85,7 +85,7 @@ def test_pixels_and_several_streams(checkpoints, keypoints, tmp_path):
     ones = x.copy()
     ones[..., 2] = 1.0
     np.testing.assert_allclose(out[1], offline(ckpt, ones), atol=1e-4)
-    np.testing.assert_allclose(schema.normalize_screen(pixels[..., :2], w, h), x[..., :2], atol=1e-6)
+    np.testing.assert_allclose(normalize_screen(pixels[..., :2], w, h), x[..., :2], atol=1e-6)
 
 
 def test_bad_inputs_name_the_problem(checkpoints, keypoints, tmp_path):

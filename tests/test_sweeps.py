@@ -13,9 +13,11 @@ import sys
 
 import pytest
 import yaml
-from wandb.sdk.launch.sweeps.utils import create_sweep_command, create_sweep_command_args
-
 from helpers import EXPERIMENTS, REPO, run_cli
+from wandb.sdk.launch.sweeps.utils import (
+    create_sweep_command,
+    create_sweep_command_args,
+)
 
 SWEEPS = sorted((EXPERIMENTS / "sweeps").glob("*.yaml"))
 

@@ -12,13 +12,21 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from hummuss_pl.data import schema
+from hummuss_pl.batch import (
+    FPS,
+    HAS_3D,
+    INPUT,
+    LABEL,
+    SCALE_MM,
+    SOURCE,
+    SUBJECT,
+    TARGET_3D,
+    TIMES,
+)
 from hummuss_pl.data.synthetic import (
     SOURCE_NAME,
-    SUBJECT,
     SYNTHETIC_CLASSES,
     SYNTHETIC_NOTICE,
-    TIMES,
     SyntheticConfig,
     SyntheticMotion,
     render_motion,
@@ -51,34 +59,34 @@ def test_sample_dict_contract_orthographic():
     cfg = SyntheticConfig(num_clips=20, clip_len=81, fps=50.0)
     ds = SyntheticMotion(cfg)
     s = ds[7]
-    assert s[schema.INPUT].shape == (81, 17, 3) and s[schema.INPUT].dtype == np.float32
-    assert s[schema.TARGET_3D].shape == (81, 17, 3) and s[schema.TARGET_3D].dtype == np.float32
-    assert s[schema.HAS_3D] is True and s[schema.SOURCE] == SOURCE_NAME == "synthetic"
-    assert s[schema.FPS] == 50.0
-    assert s[schema.SCALE_MM] == pytest.approx(1000 / 0.298)  # MotionBERT's AMASS units
-    assert s[schema.LABEL] == 7 % len(SYNTHETIC_CLASSES)
+    assert s[INPUT].shape == (81, 17, 3) and s[INPUT].dtype == np.float32
+    assert s[TARGET_3D].shape == (81, 17, 3) and s[TARGET_3D].dtype == np.float32
+    assert s[HAS_3D] is True and s[SOURCE] == SOURCE_NAME == "synthetic"
+    assert s[FPS] == 50.0
+    assert s[SCALE_MM] == pytest.approx(1000 / 0.298)  # MotionBERT's AMASS units
+    assert s[LABEL] == 7 % len(SYNTHETIC_CLASSES)
     assert isinstance(s[SUBJECT], int)
     np.testing.assert_allclose(s[TIMES], np.arange(81) / 50.0, atol=1e-6)
-    assert np.isfinite(s[schema.INPUT]).all() and np.isfinite(s[schema.TARGET_3D]).all()
-    assert (s[schema.INPUT][..., 2] == 1).all()
+    assert np.isfinite(s[INPUT]).all() and np.isfinite(s[TARGET_3D]).all()
+    assert (s[INPUT][..., 2] == 1).all()
     # orthographic: the 2D input is the label's x, y
-    np.testing.assert_array_equal(s[schema.INPUT][..., :2], s[schema.TARGET_3D][..., :2])
+    np.testing.assert_array_equal(s[INPUT][..., :2], s[TARGET_3D][..., :2])
     # a person is in frame and of human size: about 1.5–1.9 m tall
-    assert np.abs(s[schema.INPUT][..., :2]).max() < 1.0
+    assert np.abs(s[INPUT][..., :2]).max() < 1.0
     assert ds.describe().startswith(SYNTHETIC_NOTICE) and len(ds) == 20
 
 
 def test_dataloader_collates_and_all_classes_appear():
     ds = SyntheticMotion(SyntheticConfig(num_clips=40, clip_len=27))
     b = next(iter(DataLoader(ds, batch_size=20, shuffle=False)))
-    assert b[schema.INPUT].shape == (20, 27, 17, 3) and b[schema.INPUT].dtype == torch.float32
-    assert b[schema.LABEL].tolist() == [i % 10 for i in range(20)]
-    assert b[schema.SOURCE] == ["synthetic"] * 20
+    assert b[INPUT].shape == (20, 27, 17, 3) and b[INPUT].dtype == torch.float32
+    assert b[LABEL].tolist() == [i % 10 for i in range(20)]
+    assert b[SOURCE] == ["synthetic"] * 20
 
 
 def test_class_subset_labels_index_the_subset():
     ds = SyntheticMotion(SyntheticConfig(num_clips=6, clip_len=9, classes=("jump", "walk")))
-    assert [ds[i][schema.LABEL] for i in range(4)] == [0, 1, 0, 1]
+    assert [ds[i][LABEL] for i in range(4)] == [0, 1, 0, 1]
     assert ds.class_names == ("jump", "walk")
     # item 1 of this corpus is a walk: its pelvis travels
     p = render_world(ds.config, 1, np.linspace(0, 2, 50))
@@ -90,7 +98,7 @@ def test_bone_lengths_constant_per_subject_and_symmetric():
     cfg = SyntheticConfig(num_clips=200, clip_len=60, num_subjects=4)
     ds = SyntheticMotion(cfg)
     b = batch(ds, range(0, 200, 5))
-    p = metres(b[schema.TARGET_3D], b[schema.SCALE_MM])  # (N, T, 17, 3) metres
+    p = metres(b[TARGET_3D], b[SCALE_MM])  # (N, T, 17, 3) metres
     lengths = bone_lengths(p)  # (N, T, 16)
     assert np.abs(lengths - lengths[:, :1]).max() < 1e-4  # rigid bones over time (float32 rounding only)
     per_clip = lengths[:, 0]
@@ -158,7 +166,7 @@ def test_skeletons_are_not_mirror_images():
     the way the nose does. A mirrored rendering would flip it."""
     for camera in ("orthographic", "perspective"):
         b = batch(SyntheticMotion(SyntheticConfig(num_clips=50, clip_len=30, camera=camera)), range(50))
-        p = b[schema.TARGET_3D].astype(np.float64)
+        p = b[TARGET_3D].astype(np.float64)
         facing = np.cross(p[..., 4, :] - p[..., 1, :], p[..., 8, :] - p[..., 0, :])
         assert (np.einsum("ntc,ntc->nt", facing, p[..., 9, :] - p[..., 8, :]) > 0).mean() > 0.99
     w = render_world(SyntheticConfig(num_clips=5), 3, np.linspace(0, 2, 20))
@@ -169,7 +177,7 @@ def test_skeletons_are_not_mirror_images():
 def test_left_right_ranges_are_symmetric():
     ds = SyntheticMotion(SyntheticConfig(num_clips=400, clip_len=120))
     b = batch(ds, range(400))
-    p = metres(b[schema.TARGET_3D], b[schema.SCALE_MM])
+    p = metres(b[TARGET_3D], b[SCALE_MM])
     rel = p - p[:, :, :1]  # root-relative
     spread = rel.std(axis=1).mean(-1)  # (N, 17): range of motion per clip and joint
     for r, l in LR_JOINTS:
@@ -182,12 +190,12 @@ def test_left_right_ranges_are_symmetric():
 
 def _features(b: dict[str, np.ndarray]) -> np.ndarray:
     """Simple view-independent features of each clip (N, F)."""
-    p = metres(b[schema.TARGET_3D], b[schema.SCALE_MM])  # (N, T, 17, 3)
+    p = metres(b[TARGET_3D], b[SCALE_MM])  # (N, T, 17, 3)
     rel = p - p[:, :, :1]
     dist = np.linalg.norm(rel, axis=-1)  # (N, T, 17)
     hips = p[:, :, 4] - p[:, :, 1]
     yaw = np.unwrap(np.arctan2(hips[..., 2], hips[..., 0]), axis=1)
-    fps = b[schema.FPS][:, None]
+    fps = b[FPS][:, None]
     root_speed = np.linalg.norm(np.diff(p[:, :, 0], axis=1), axis=-1).mean(1, keepdims=True) * fps
     wrist_height = -rel[:, :, [13, 16], 1].max(-1).mean(1, keepdims=True)  # camera y points down
     return np.concatenate([
@@ -203,9 +211,9 @@ def test_classes_are_distinguishable():
     f_tr, f_te = _features(tr), _features(te)
     mu, sd = f_tr.mean(0), f_tr.std(0) + 1e-9
     f_tr, f_te = (f_tr - mu) / sd, (f_te - mu) / sd
-    centroids = np.stack([f_tr[tr[schema.LABEL] == k].mean(0) for k in range(10)])
+    centroids = np.stack([f_tr[tr[LABEL] == k].mean(0) for k in range(10)])
     pred = np.argmin(((f_te[:, None] - centroids[None]) ** 2).sum(-1), axis=1)
-    accuracy = (pred == te[schema.LABEL]).mean()
+    accuracy = (pred == te[LABEL]).mean()
     assert accuracy > 0.6, accuracy  # chance is 0.1
 
 
@@ -215,11 +223,11 @@ def test_exact_subsampling_across_frame_rates():
         c60 = SyntheticConfig(num_clips=12, clip_len=120, fps=60.0, start_time=0.37, camera=camera)
         c30 = replace(c60, clip_len=60, fps=30.0)
         a, b = batch(SyntheticMotion(c60), range(12)), batch(SyntheticMotion(c30), range(12))
-        np.testing.assert_allclose(b[schema.INPUT], a[schema.INPUT][:, ::2], atol=2e-6)
-        np.testing.assert_allclose(b[schema.TARGET_3D], a[schema.TARGET_3D][:, ::2], atol=2e-6)
-        assert not np.allclose(a[schema.INPUT][:, 1::2], a[schema.INPUT][:, ::2], atol=1e-3)  # odd frames are new
-        assert (b[schema.FPS] == 30.0).all() and (a[schema.FPS] == 60.0).all()
-        np.testing.assert_array_equal(b[schema.SCALE_MM], a[schema.SCALE_MM])
+        np.testing.assert_allclose(b[INPUT], a[INPUT][:, ::2], atol=2e-6)
+        np.testing.assert_allclose(b[TARGET_3D], a[TARGET_3D][:, ::2], atol=2e-6)
+        assert not np.allclose(a[INPUT][:, 1::2], a[INPUT][:, ::2], atol=1e-3)  # odd frames are new
+        assert (b[FPS] == 30.0).all() and (a[FPS] == 60.0).all()
+        np.testing.assert_array_equal(b[SCALE_MM], a[SCALE_MM])
 
 
 def test_render_motion_at_any_timestamps():
@@ -228,16 +236,16 @@ def test_render_motion_at_any_timestamps():
     k = np.array([0, 3, 4, 17, 49])
     times = np.concatenate([k / 25.0, [0.0137, 1.5, 2.7333]])  # irregular, unsorted
     r = render_motion(cfg, 4, times)
-    assert r[schema.INPUT].shape == (8, 17, 3)
-    np.testing.assert_allclose(r[schema.INPUT][:5], clip[schema.INPUT][k], atol=2e-6)
-    np.testing.assert_allclose(r[schema.TARGET_3D][:5], clip[schema.TARGET_3D][k], atol=2e-6)
-    assert r[schema.LABEL] == clip[schema.LABEL] and r[SUBJECT] == clip[SUBJECT]
+    assert r[INPUT].shape == (8, 17, 3)
+    np.testing.assert_allclose(r[INPUT][:5], clip[INPUT][k], atol=2e-6)
+    np.testing.assert_allclose(r[TARGET_3D][:5], clip[TARGET_3D][k], atol=2e-6)
+    assert r[LABEL] == clip[LABEL] and r[SUBJECT] == clip[SUBJECT]
     # continuity: a frame between two samples lies close to both
-    near = render_motion(cfg, 4, [1.0, 1.0 + 1e-3])[schema.TARGET_3D]
+    near = render_motion(cfg, 4, [1.0, 1.0 + 1e-3])[TARGET_3D]
     assert np.abs(near[1] - near[0]).max() < 0.01
     r_full = SyntheticMotion(cfg).render(4, cfg.times)
-    assert r_full[schema.FPS] == 25.0
-    np.testing.assert_array_equal(r_full[schema.INPUT], clip[schema.INPUT])
+    assert r_full[FPS] == 25.0
+    np.testing.assert_array_equal(r_full[INPUT], clip[INPUT])
 
 
 # ---------------------------------------------------------------------------------------- determinism
@@ -248,13 +256,13 @@ def test_deterministic_and_independent_of_batching_and_workers():
     single = [a[i] for i in (9, 2, 5)]
     together = b.__getitems__([9, 2, 5])
     for s, t in zip(single, together, strict=True):
-        np.testing.assert_allclose(s[schema.INPUT], t[schema.INPUT], atol=1e-6)
-        assert s[SUBJECT] == t[SUBJECT] and s[schema.LABEL] == t[schema.LABEL]
+        np.testing.assert_allclose(s[INPUT], t[INPUT], atol=1e-6)
+        assert s[SUBJECT] == t[SUBJECT] and s[LABEL] == t[LABEL]
     # no global random state was read or changed
     assert np.array_equal(np.random.get_state()[1], np_state) and torch.equal(torch.get_rng_state(), torch_state)
-    reference = batch(a, range(16))[schema.INPUT]
+    reference = batch(a, range(16))[INPUT]
     loader = DataLoader(b, batch_size=3, shuffle=False, num_workers=2)
-    loaded = torch.cat([x[schema.INPUT] for x in loader]).numpy()
+    loaded = torch.cat([x[INPUT] for x in loader]).numpy()
     np.testing.assert_allclose(loaded, reference, atol=1e-6)
     # a fresh process (a DDP rank, a spawned worker) renders the same item
     code = (
@@ -263,9 +271,9 @@ def test_deterministic_and_independent_of_batching_and_workers():
         "sys.stdout.write(' '.join(repr(float(v)) for v in x.ravel()[::37]))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    np.testing.assert_allclose(np.array(out.split(), float), single[0][schema.INPUT].ravel()[::37], atol=1e-6)
-    other_seed = SyntheticMotion(replace(cfg, seed=6))[9][schema.INPUT]
-    assert not np.allclose(other_seed, single[0][schema.INPUT])
+    np.testing.assert_allclose(np.array(out.split(), float), single[0][INPUT].ravel()[::37], atol=1e-6)
+    other_seed = SyntheticMotion(replace(cfg, seed=6))[9][INPUT]
+    assert not np.allclose(other_seed, single[0][INPUT])
 
 
 def test_splits_are_disjoint():
@@ -273,7 +281,7 @@ def test_splits_are_disjoint():
     for split in ("train", "val", "test"):
         ds = SyntheticMotion(SyntheticConfig(num_clips=60, clip_len=10, split=split))
         b = batch(ds, range(60))
-        subjects[split], clips[split] = set(b[SUBJECT].tolist()), b[schema.TARGET_3D]
+        subjects[split], clips[split] = set(b[SUBJECT].tolist()), b[TARGET_3D]
     assert not (subjects["train"] & subjects["val"]) and not (subjects["train"] & subjects["test"])
     assert not (subjects["val"] & subjects["test"])
     for a, b in (("train", "val"), ("train", "test"), ("val", "test")):
@@ -289,15 +297,15 @@ def test_perspective_is_a_pinhole_projection():
     for a single constant D per clip — checked without knowing the camera."""
     cfg = SyntheticConfig(num_clips=8, clip_len=40, camera="perspective", principal_point_jitter=0.0)
     b = batch(SyntheticMotion(cfg), range(8))
-    x2, lab = b[schema.INPUT][..., :2].astype(np.float64), b[schema.TARGET_3D].astype(np.float64)
-    assert (b[schema.INPUT][..., 2] == 1).all()
+    x2, lab = b[INPUT][..., :2].astype(np.float64), b[TARGET_3D].astype(np.float64)
+    assert (b[INPUT][..., 2] == 1).all()
     for n in range(8):
         ok = np.abs(x2[n]) > 0.05  # avoid dividing by ~0
         ratio = (lab[n][..., :2] / np.where(ok, x2[n], 1) - 1)[ok]  # (k,)
         z = np.broadcast_to(lab[n][..., 2:3], lab[n][..., :2].shape)[ok]
         c = (ratio * z).sum() / (z * z).sum()  # least squares: ratio = c · z
         assert np.abs(ratio - c * z).max() < 2e-4
-        s = 1000.0 / b[schema.SCALE_MM][n]  # units per metre
+        s = 1000.0 / b[SCALE_MM][n]  # units per metre
         depth = 1.0 / (s * c)
         assert cfg.camera_distance_m[0] - 0.01 < depth < cfg.camera_distance_m[1] + 0.01
         assert np.abs(x2[n] - lab[n][..., :2]).max() > 1e-3  # perspective is not orthographic here
@@ -311,16 +319,16 @@ def test_distant_perspective_camera_approaches_orthographic():
     bo, bp = batch(SyntheticMotion(ortho), range(10)), batch(SyntheticMotion(persp), range(10))
     np.testing.assert_array_equal(bo[SUBJECT], bp[SUBJECT])  # the same motions
     for n in range(10):
-        expected_scale = bo[schema.SCALE_MM][n] / bp[schema.SCALE_MM][n]  # (units/m persp) / (units/m ortho)
-        o, p = bo[schema.INPUT][n, ..., :2].reshape(-1, 2), bp[schema.INPUT][n, ..., :2].reshape(-1, 2)
+        expected_scale = bo[SCALE_MM][n] / bp[SCALE_MM][n]  # (units/m persp) / (units/m ortho)
+        o, p = bo[INPUT][n, ..., :2].reshape(-1, 2), bp[INPUT][n, ..., :2].reshape(-1, 2)
         for axis in range(2):  # p ≈ a · o + offset (principal point)
             A = np.stack([o[:, axis], np.ones(len(o))], 1)
             (a, off), *_ = np.linalg.lstsq(A, p[:, axis], rcond=None)
             assert a == pytest.approx(expected_scale, rel=2e-3)
             assert np.abs(A @ [a, off] - p[:, axis]).max() < 2e-3 * np.ptp(p[:, axis]) + 1e-6
         # the 3D label in perspective mode is the same pose, in its own units
-        np.testing.assert_allclose(metres(bp[schema.TARGET_3D][n] - bp[schema.TARGET_3D][n, :, :1], bp[schema.SCALE_MM][n]),
-                                   metres(bo[schema.TARGET_3D][n] - bo[schema.TARGET_3D][n, :, :1], bo[schema.SCALE_MM][n]),
+        np.testing.assert_allclose(metres(bp[TARGET_3D][n] - bp[TARGET_3D][n, :, :1], bp[SCALE_MM][n]),
+                                   metres(bo[TARGET_3D][n] - bo[TARGET_3D][n, :, :1], bo[SCALE_MM][n]),
                                    atol=1e-4)  # fmt: skip
 
 
@@ -328,16 +336,16 @@ def test_distant_perspective_camera_approaches_orthographic():
 def test_action_layout_with_and_without_a_second_actor():
     cfg = SyntheticConfig(num_clips=10, clip_len=32, layout="action")
     s = SyntheticMotion(cfg)[3]
-    assert s[schema.INPUT].shape == (2, 32, 17, 3) and s[schema.TARGET_3D].shape == (2, 32, 17, 3)
-    assert (s[schema.INPUT][1] == 0).all() and (s[schema.INPUT][0, ..., 2] == 1).all()
+    assert s[INPUT].shape == (2, 32, 17, 3) and s[TARGET_3D].shape == (2, 32, 17, 3)
+    assert (s[INPUT][1] == 0).all() and (s[INPUT][0, ..., 2] == 1).all()
     pose = SyntheticMotion(replace(cfg, layout="pose"))[3]
-    np.testing.assert_allclose(s[schema.INPUT][0], pose[schema.INPUT], atol=1e-6)  # first person unchanged
+    np.testing.assert_allclose(s[INPUT][0], pose[INPUT], atol=1e-6)  # first person unchanged
     two = SyntheticMotion(replace(cfg, second_actor=True))[3]
-    assert two[schema.LABEL] == s[schema.LABEL]
-    np.testing.assert_allclose(two[schema.INPUT][0], pose[schema.INPUT], atol=1e-6)
-    second = two[schema.INPUT][1]
-    assert (second[..., 2] == 1).all() and not np.allclose(second, two[schema.INPUT][0], atol=1e-2)
-    gap = np.abs(second[:, 0, 0] - two[schema.INPUT][0, :, 0, 0]).mean() / 0.298  # metres apart, sideways
+    assert two[LABEL] == s[LABEL]
+    np.testing.assert_allclose(two[INPUT][0], pose[INPUT], atol=1e-6)
+    second = two[INPUT][1]
+    assert (second[..., 2] == 1).all() and not np.allclose(second, two[INPUT][0], atol=1e-2)
+    gap = np.abs(second[:, 0, 0] - two[INPUT][0, :, 0, 0]).mean() / 0.298  # metres apart, sideways
     assert gap > 0.3
 
 

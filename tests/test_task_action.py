@@ -3,10 +3,10 @@
 import lightning as L
 import pytest
 import torch
-
 from fixtures import write_ntu
 from helpers import read_predictions, run_cli
-from hummuss_pl.data import schema
+
+from hummuss_pl.batch import INPUT, LABEL, NUM_CLASSES
 from hummuss_pl.data.modules.action import ActionDataModule
 from hummuss_pl.data.synthetic import SyntheticConfig
 from hummuss_pl.models.heads import ActionHeadConfig
@@ -28,12 +28,12 @@ def ntu_root(tmp_path):
 def test_ntu_splits_and_labels(ntu_root, benchmark, train, val):
     dm = ActionDataModule(data_root=str(ntu_root), benchmark=benchmark, clip_len=8, batch_size=2, num_workers=0)
     dm.setup("fit")
-    assert sorted(s[schema.LABEL] for s in dm._train) == train
-    assert [s[schema.LABEL] for s in dm._val] == val  # xsub_val names a sample without annotation: dropped, counted
+    assert sorted(s[LABEL] for s in dm._train) == train
+    assert [s[LABEL] for s in dm._val] == val  # xsub_val names a sample without annotation: dropped, counted
     sample = dm._val[0]
-    assert sample[schema.INPUT].shape == (2, 8, 17, 3) and dm.num_classes == 60
+    assert sample[INPUT].shape == (2, 8, 17, 3) and sample[NUM_CLASSES] == 60  # the class count travels with the data
     batch = next(iter(dm.val_dataloader()))
-    assert batch[schema.INPUT].shape[1:] == (2, 8, 17, 3)
+    assert batch[INPUT].shape[1:] == (2, 8, 17, 3)
 
 
 def test_bad_data_module_arguments_raise(ntu_root):

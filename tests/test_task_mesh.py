@@ -19,12 +19,19 @@ from fixtures import write_mesh
 from helpers import read_predictions, run_cli
 from smpl_fixture import write_smpl_files
 
-from hummuss_pl.data import schema
+from hummuss_pl.batch import (
+    HYBRIK_POSE,
+    HYBRIK_SHAPE,
+    INPUT,
+    SMPL_POSE,
+    SMPL_SHAPE,
+    SOURCE,
+)
 from hummuss_pl.data.modules.mesh import MeshDataModule
-from hummuss_pl.data.skeleton import flip_h36m
-from hummuss_pl.data.synthetic_mesh import SyntheticMeshConfig
+from hummuss_pl.data.synthetic.mesh import SyntheticMeshConfig
 from hummuss_pl.models.heads import HybrIKFusionConfig, SMPLParams
 from hummuss_pl.models.smpl import SMPL, SMPLModelFileError, SMPLOutput, flip_smpl_pose
+from hummuss_pl.skeleton import flip_h36m
 from hummuss_pl.tasks.mesh import MeshTask
 
 EVAL_14 = [1, 2, 3, 4, 5, 6, 8, 10, 11, 12, 13, 14, 15, 16]  # MotionBERT's 3DPW joints (root, belly, nose dropped)
@@ -77,21 +84,21 @@ def test_datamodule_reads_fixture_pickles_with_per_source_batches(data_root):
     assert len(dm.test_set) == 3
     assert dm.smpl_dir == data_root / "mesh"
     train = batches(dm.train_dataloader())
-    sizes = sorted((b[schema.INPUT].shape[0], b[schema.INPUT].shape[1]) for b in train)
+    sizes = sorted((b[INPUT].shape[0], b[INPUT].shape[1]) for b in train)
     assert sizes == [(2, 16), (2, 16), (3, 1)]  # one source per batch, per-source batch sizes, last partial dropped
     for b in train:
-        n, t = b[schema.INPUT].shape[:2]
-        assert b[schema.SMPL_POSE].shape == (n, t, 72) and b[schema.SMPL_SHAPE].shape == (n, t, 10)
-        assert schema.HYBRIK_POSE not in b
+        n, t = b[INPUT].shape[:2]
+        assert b[SMPL_POSE].shape == (n, t, 72) and b[SMPL_SHAPE].shape == (n, t, 10)
+        assert HYBRIK_POSE not in b
         # joint j at (res/2 + j, res/2) px → x = j / (res/2), y = 0; confidence 1.5 clipped to 1
         half = 960.0 if t == 16 else 320.0
         expect = torch.stack([torch.arange(17) / half, torch.zeros(17), torch.ones(17)], dim=-1)
-        torch.testing.assert_close(b[schema.INPUT], expect.expand(n, t, 17, 3))
+        torch.testing.assert_close(b[INPUT], expect.expand(n, t, 17, 3))
         # smpl_pose[k] = k / 1000 and smpl_shape[k] = -k / 1000 for the clip's frames
-        torch.testing.assert_close(b[schema.SMPL_SHAPE], -b[schema.SMPL_POSE][..., :10])
+        torch.testing.assert_close(b[SMPL_SHAPE], -b[SMPL_POSE][..., :10])
     val = batches(dm.val_dataloader())
-    assert [b[schema.INPUT].shape[0] for b in val] == [2, 1]  # nothing dropped in evaluation
-    first = min((b[schema.SMPL_POSE][i, 0, 0].item(), b[schema.SMPL_POSE][i]) for b in val for i in range(len(b[schema.INPUT])))[1]
+    assert [b[INPUT].shape[0] for b in val] == [2, 1]  # nothing dropped in evaluation
+    first = min((b[SMPL_POSE][i, 0, 0].item(), b[SMPL_POSE][i]) for b in val for i in range(len(b[INPUT])))[1]
     torch.testing.assert_close(first[:, 0], torch.arange(16.0) / 1000)  # test clip at frame 0: frames 0..15
 
 
@@ -103,8 +110,8 @@ def test_datamodule_hybrik_and_h36m_warmup(data_root):
     dm = MeshDataModule(data_root=str(data_root), hybrik=True, batch_size=2, image_batch_size=2, num_workers=0)
     dm.setup("fit")
     for b in batches(dm.train_dataloader()):
-        torch.testing.assert_close(b[schema.HYBRIK_POSE], 2 * b[schema.SMPL_POSE])
-        torch.testing.assert_close(b[schema.HYBRIK_SHAPE], 2 * b[schema.SMPL_SHAPE])
+        torch.testing.assert_close(b[HYBRIK_POSE], 2 * b[SMPL_POSE])
+        torch.testing.assert_close(b[HYBRIK_SHAPE], 2 * b[SMPL_SHAPE])
 
     dm = MeshDataModule(data_root=str(data_root), use_h36m=True, h36m_epochs=1, batch_size=2, image_batch_size=2, num_workers=0)
     dm.trainer = fake_trainer(reload=0)
@@ -116,7 +123,7 @@ def test_datamodule_hybrik_and_h36m_warmup(data_root):
     epoch0 = batches(dm.train_dataloader())
     dm.trainer = fake_trainer(epoch=1)
     epoch1 = batches(dm.train_dataloader())
-    sources = lambda bs: sorted({s for b in bs for s in b[schema.SOURCE]})  # noqa: E731
+    sources = lambda bs: sorted({s for b in bs for s in b[SOURCE]})  # noqa: E731
     assert sources(epoch0) == ["coco", "h36m_mesh", "pw3d"] and sources(epoch1) == ["coco", "pw3d"]
 
 
@@ -143,22 +150,22 @@ def test_flip_batch_mirrors_input_and_smpl_poses_together():
     n = 64
     pose = torch.randn(n, 2, 72)
     x = torch.randn(n, 2, 17, 3)
-    batch = {schema.INPUT: x, schema.SMPL_POSE: pose, schema.HYBRIK_POSE: pose + 1, schema.SMPL_SHAPE: torch.randn(n, 2, 10)}
+    batch = {INPUT: x, SMPL_POSE: pose, HYBRIK_POSE: pose + 1, SMPL_SHAPE: torch.randn(n, 2, 10)}
     dm = MeshDataModule(synthetic=True, smpl_dir="unused")
     out = dm.flip_batch(batch, torch.Generator().manual_seed(0))
-    flipped = ~torch.isclose(out[schema.INPUT], x).flatten(1).all(dim=1)
+    flipped = ~torch.isclose(out[INPUT], x).flatten(1).all(dim=1)
     assert 0 < int(flipped.sum()) < n
     # a mirrored input: x negated and H36M left hip (4) ↔ right hip (1)
-    torch.testing.assert_close(out[schema.INPUT][flipped][..., 4, 0], -x[flipped][..., 1, 0])
-    torch.testing.assert_close(out[schema.INPUT][flipped][..., 4, 1:], x[flipped][..., 1, 1:])
-    for key, original in ((schema.SMPL_POSE, pose), (schema.HYBRIK_POSE, pose + 1)):
+    torch.testing.assert_close(out[INPUT][flipped][..., 4, 0], -x[flipped][..., 1, 0])
+    torch.testing.assert_close(out[INPUT][flipped][..., 4, 1:], x[flipped][..., 1, 1:])
+    for key, original in ((SMPL_POSE, pose), (HYBRIK_POSE, pose + 1)):
         got = out[key].reshape(n, 2, 24, 3)
         want = original.reshape(n, 2, 24, 3)
         torch.testing.assert_close(got[~flipped], want[~flipped])
         # SMPL left hip (1) takes the right hip's (2) rotation with y, z negated; the root stays, y, z negated
         torch.testing.assert_close(got[flipped][..., 1, :], want[flipped][..., 2, :] * torch.tensor([1.0, -1, -1]))
         torch.testing.assert_close(got[flipped][..., 0, :], want[flipped][..., 0, :] * torch.tensor([1.0, -1, -1]))
-    assert out[schema.SMPL_SHAPE] is batch[schema.SMPL_SHAPE]
+    assert out[SMPL_SHAPE] is batch[SMPL_SHAPE]
 
 
 def test_synthetic_data_is_the_projection_of_the_smpl_joints(smpl_dir, smpl):
@@ -170,29 +177,29 @@ def test_synthetic_data_is_the_projection_of_the_smpl_joints(smpl_dir, smpl):
     for dataset, frames in ((dm.train_sets["pw3d"], 16), (dm.train_sets["coco"], 1), (dm.test_set, 16)):
         for i in range(0, len(dataset), 3):
             item = dataset[i]
-            assert item[schema.SOURCE] in ("synthetic_pw3d", "synthetic_coco")
-            x = torch.from_numpy(item[schema.INPUT])
+            assert item[SOURCE] in ("synthetic_pw3d", "synthetic_coco")
+            x = torch.from_numpy(item[INPUT])
             assert x.shape == (frames, 17, 3) and bool((x[..., 2] == 1).all()) and x[..., :2].abs().max() < 1
-            joints = smpl(torch.from_numpy(item[schema.SMPL_POSE]), torch.from_numpy(item[schema.SMPL_SHAPE])).joints
+            joints = smpl(torch.from_numpy(item[SMPL_POSE]), torch.from_numpy(item[SMPL_SHAPE])).joints
             # orthographic: input xy = s · joint xy + offset(t) with one scale s per clip
             a = (joints[..., :2] - joints[..., :1, :2]).reshape(-1).double()
             b = (x[..., :2] - x[..., :1, :2]).reshape(-1).double()
             s = (a @ b) / (a @ a)
             assert s > 0 and (s * a - b).abs().max() < 1e-4
-            noise = item[schema.HYBRIK_POSE] - item[schema.SMPL_POSE]
+            noise = item[HYBRIK_POSE] - item[SMPL_POSE]
             assert 0.02 < noise.std() < 0.08  # HybrIK stand-in: GT + N(0, 0.05²)
     # smooth motion: body-joint rotations change little from frame to frame compared with their spread
-    pose = dm.train_sets["pw3d"][0][schema.SMPL_POSE][:, 3:]  # (16, 69)
+    pose = dm.train_sets["pw3d"][0][SMPL_POSE][:, 3:]  # (16, 69)
     assert np.abs(np.diff(pose, axis=0)).mean() < 0.3 * pose.std()
 
     again = MeshDataModule(synthetic=True, smpl_dir=str(smpl_dir), hybrik=True, synthetic_mesh=SMALL, num_workers=0,
                            batch_size=2, image_batch_size=4)  # fmt: skip
     again.setup("test")
-    np.testing.assert_array_equal(again.test_set[1][schema.INPUT], dm.test_set[1][schema.INPUT])
+    np.testing.assert_array_equal(again.test_set[1][INPUT], dm.test_set[1][INPUT])
     other = MeshDataModule(synthetic=True, smpl_dir=str(smpl_dir), synthetic_mesh=SyntheticMeshConfig(**{**SMALL.__dict__, "seed": 1}),
                            num_workers=0, batch_size=2, image_batch_size=4)  # fmt: skip
     other.setup("test")
-    assert not np.allclose(other.test_set[1][schema.SMPL_POSE], dm.test_set[1][schema.SMPL_POSE])
+    assert not np.allclose(other.test_set[1][SMPL_POSE], dm.test_set[1][SMPL_POSE])
 
 
 # ============================================================================================ task
@@ -279,8 +286,8 @@ def test_perfect_predictions_score_zero_with_and_without_flip_test(smpl_dir, hyb
     SMPL targets and predictions go through the same path and the flip-test half is mirrored back."""
     task = tiny_task(smpl_dir=str(smpl_dir), hybrik=HybrIKFusionConfig() if hybrik else None).eval()
     batch = synthetic_batch(smpl_dir, hybrik)
-    gt = roma.rotvec_to_rotmat(batch[schema.SMPL_POSE].reshape(2, 16, 24, 3))  # (N, T, 24, 3, 3)
-    betas = batch[schema.SMPL_SHAPE]
+    gt = roma.rotvec_to_rotmat(batch[SMPL_POSE].reshape(2, 16, 24, 3))  # (N, T, 24, 3, 3)
+    betas = batch[SMPL_SHAPE]
     seen = []
 
     def oracle(x, hybrik_pose=None, hybrik_shape=None):
@@ -297,20 +304,20 @@ def test_perfect_predictions_score_zero_with_and_without_flip_test(smpl_dir, hyb
     task.forward = oracle
     for flip in (False, True):
         task.flip_test = flip
-        task._step(batch, "val")
+        task.evaluation_step(batch, "val")
         got = metric_values(task)
         assert all(v < 1e-3 for v in got.values()), (flip, got)
     assert seen == [2, 4]
     # and a wrong prediction is measured: betas off by one
     task.forward = lambda x, hybrik_pose=None, hybrik_shape=None: SMPLParams(gt, betas + 1, torch.zeros(2, 16, 24, 6))
     task.flip_test = False
-    task._step(batch, "val")
+    task.evaluation_step(batch, "val")
     assert metric_values(task)["mpve"] > 1.0
 
 
 def test_training_step_gives_finite_loss_and_gradients(smpl_dir):
     task = tiny_task(smpl_dir=str(smpl_dir), use_mean_params=True)
-    loss = task._step(synthetic_batch(smpl_dir, split="train"), "train")
+    loss = task.training_step(synthetic_batch(smpl_dir, split="train"), 0)
     loss.backward()
     assert torch.isfinite(loss) and loss > 0
     assert task.head.head_pose.weight.grad.abs().sum() > 0
@@ -363,7 +370,7 @@ def test_bidirectional_fusion_looks_ahead_and_causal_heads_errors():
 def test_task_errors_name_the_fix(smpl_dir):
     task = tiny_task(hybrik=HybrIKFusionConfig(), smpl_dir=str(smpl_dir))
     with pytest.raises(KeyError, match="hybrik true"):
-        task._step(synthetic_batch(smpl_dir, hybrik=False), "val")
+        task.evaluation_step(synthetic_batch(smpl_dir, hybrik=False), "val")
     with pytest.raises(ValueError, match="smpl_dir"):
         tiny_task().setup("fit")  # no smpl_dir and no data module
     with pytest.raises(SMPLModelFileError, match=r"MeshTask.smpl_dir=.*SMPL_NEUTRAL.pkl"):
@@ -434,10 +441,10 @@ def test_fit_test_and_reload_on_fixture_files(tmp_path, data_root, config):
     # `hummuss predict`: SMPL parameters (axis-angle, as the mesh files) and the evaluated joints per clip
     out = read_predictions(run_cli(["predict", *cli_args(config, backbone, "--data.init_args.data_root", str(data_root),
                                                          "--ckpt_path", str(run / "last.ckpt"))], tmp_path))  # fmt: skip
-    n, t = len(dm.test_set), batch[schema.INPUT].shape[1]
+    n, t = len(dm.test_set), batch[INPUT].shape[1]
     assert sorted(out["index"].tolist()) == list(range(n))
     assert out["smpl_pose"].shape == (n, t, 72) and out["smpl_shape"].shape == (n, t, 10) and out["joints_mm"].shape == (n, t, 17, 3)
-    first = out["index"] < len(batch[schema.INPUT])  # the rows of the batch predicted above
+    first = out["index"] < len(batch[INPUT])  # the rows of the batch predicted above
     order = out["index"][first].argsort()
     torch.testing.assert_close(out["joints_mm"][first][order], mesh_b.joints, rtol=1e-4, atol=1e-3)
     torch.testing.assert_close(out["smpl_pose"][first][order], roma.rotmat_to_rotvec(b.rotmat).flatten(-2), rtol=1e-4, atol=1e-5)

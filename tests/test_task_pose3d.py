@@ -14,15 +14,15 @@ import lightning as L
 import numpy as np
 import pytest
 import torch
+from fixtures import mpi_pose_2d, mpi_pose_3d, write_3dhp
+from helpers import read_predictions, run_cli
 from torch import nn
 from torch.utils.data import Dataset
 
-from fixtures import mpi_pose_2d, mpi_pose_3d, write_3dhp
-from helpers import read_predictions, run_cli
-from hummuss_pl.data import schema
-from hummuss_pl.metrics import root_relative
+from hummuss_pl.batch import INPUT, SCALE_MM, SOURCE, TARGET_3D, VALID
 from hummuss_pl.data.modules import PretrainDataModule, SourceConfig
 from hummuss_pl.data.modules.pose3d import Pose3DDataModule
+from hummuss_pl.metrics import root_relative
 from hummuss_pl.tasks.pose3d import Pose3DTask
 from hummuss_pl.tasks.pretrain import PretrainTask
 
@@ -38,7 +38,7 @@ for left, right in ((4, 1), (5, 2), (6, 3), (11, 14), (12, 15), (13, 16)):
 # The test set written here: TS1 2048 x 2048, 9 frames, valid 2, 3, 8; TS5 1920 x 1080, 5 frames, valid 0, 4
 # (the frame counts and flags of the default fixture).
 SIZES = {"TS1": (2048, 2048), "TS5": (1920, 1080)}
-VALID = [("TS1", 2), ("TS1", 3), ("TS1", 8), ("TS5", 0), ("TS5", 4)]
+VALID_FRAMES = [("TS1", 2), ("TS1", 3), ("TS1", 8), ("TS5", 0), ("TS5", 4)]
 
 SYNTHETIC = ["--data.init_args.synthetic", "true", "--data.init_args.clip_len", "9",
              "--data.init_args.synthetic_corpus.num_clips", "8", "--data.init_args.synthetic_test_sequences", "2",
@@ -119,17 +119,17 @@ def test_test_windows_are_one_per_valid_frame_edge_padded(data_root):
     dm.setup("fit")
     assert len(dm.train_set) == 2 * 9 + 3  # S1 Seq1 (30 frames, 2 cameras): 9 clips each; S1 Seq2 (12): 3
     windows = dm.test_windows
-    assert len(windows) == len(VALID) == 5
+    assert len(windows) == len(VALID_FRAMES) == 5
     frames = {("TS1", 2): [0, 1, 2, 3, 4], ("TS1", 3): [1, 2, 3, 4, 5], ("TS1", 8): [6, 7, 8, 8, 8],
               ("TS5", 0): [0, 0, 0, 1, 2], ("TS5", 4): [2, 3, 4, 4, 4]}  # fmt: skip
-    for i, (seq, f) in enumerate(VALID):
+    for i, (seq, f) in enumerate(VALID_FRAMES):
         item = windows[i]
         assert (item["sequence"], item["frame"], item["target_index"]) == (seq, f, 2)
-        np.testing.assert_allclose(item[schema.INPUT], hand_input(raw, seq)[frames[seq, f]], atol=1e-6)
-        np.testing.assert_allclose(item[schema.TARGET_3D], hand_target(raw, seq)[frames[seq, f]], atol=1e-6)
-        assert item[schema.SCALE_MM] == SIZES[seq][0] / 2
+        np.testing.assert_allclose(item[INPUT], hand_input(raw, seq)[frames[seq, f]], atol=1e-6)
+        np.testing.assert_allclose(item[TARGET_3D], hand_target(raw, seq)[frames[seq, f]], atol=1e-6)
+        assert item[SCALE_MM] == SIZES[seq][0] / 2
         valid = np.asarray(raw["test"][seq]["valid"], bool)[frames[seq, f]]
-        np.testing.assert_array_equal(item[schema.VALID], valid)  # invalid frames stay in as context
+        np.testing.assert_array_equal(item[VALID], valid)  # invalid frames stay in as context
     batches = list(dm.val_dataloader())
     assert sum(len(b["frame"]) for b in batches) == 5  # nothing dropped or padded in evaluation
 
@@ -140,16 +140,16 @@ def test_anchor_last_and_frame_step(data_root):
     last.setup("test")
     item = last.test_windows[2]  # TS1 frame 8
     assert item["target_index"] == 4
-    np.testing.assert_allclose(item[schema.INPUT], hand_input(raw, "TS1")[[4, 5, 6, 7, 8]], atol=1e-6)
+    np.testing.assert_allclose(item[INPUT], hand_input(raw, "TS1")[[4, 5, 6, 7, 8]], atol=1e-6)
     item = last.test_windows[0]  # TS1 frame 2
-    np.testing.assert_allclose(item[schema.INPUT], hand_input(raw, "TS1")[[0, 0, 0, 1, 2]], atol=1e-6)
+    np.testing.assert_allclose(item[INPUT], hand_input(raw, "TS1")[[0, 0, 0, 1, 2]], atol=1e-6)
 
     step = Pose3DDataModule(data_root=str(root), clip_len=5, frame_step=2, num_workers=0)
     step.setup("validate")
     assert len(step.test_windows) == 5  # the same valid frames
     item = step.test_windows[1]  # TS1 frame 3: frames 3 + 2·(−2..2), clamped
     assert item["target_index"] == 2
-    np.testing.assert_allclose(item[schema.INPUT], hand_input(raw, "TS1")[[0, 1, 3, 5, 7]], atol=1e-6)
+    np.testing.assert_allclose(item[INPUT], hand_input(raw, "TS1")[[0, 1, 3, 5, 7]], atol=1e-6)
 
 
 def test_training_flip_mirrors_input_and_target_together(data_root):
@@ -160,12 +160,12 @@ def test_training_flip_mirrors_input_and_target_together(data_root):
     out = dm.flip_batch(batch, torch.Generator().manual_seed(3))
     mirrored = []
     for b in range(21):
-        for key in (schema.INPUT, schema.TARGET_3D):
+        for key in (INPUT, TARGET_3D):
             by_hand = batch[key][b][:, SWAP].clone()
             by_hand[..., 0] *= -1
             same, flipped = torch.equal(out[key][b], batch[key][b]), torch.allclose(out[key][b], by_hand)
             assert same or flipped
-            if key == schema.INPUT:
+            if key == INPUT:
                 was_flipped = flipped
             else:
                 assert flipped == was_flipped  # input and target mirrored together
@@ -229,8 +229,8 @@ class InvalidAt(Dataset):
     def __getitem__(self, i: int) -> dict:
         item = dict(self.windows[i])
         if i in self.invalid:
-            item[schema.VALID] = item[schema.VALID].copy()
-            item[schema.VALID][item["target_index"]] = False
+            item[VALID] = item[VALID].copy()
+            item[VALID][item["target_index"]] = False
         return item
 
 
@@ -241,11 +241,11 @@ def test_evaluation_matches_hand_computation(data_root, flip, anchor):
     task = Pose3DTask("hummuss-tiny-bidirectional", flip_test=flip)
     task.backbone = LiftStub()
     result = trainer().test(task, datamodule=dm)[0]
-    expected = hand_metrics(raw, VALID, flip, target_index=2 if anchor == "center" else 4)
+    expected = hand_metrics(raw, VALID_FRAMES, flip, target_index=2 if anchor == "center" else 4)
     for name in ("mpjpe", "pck", "auc"):
         assert result[f"test/{name}"] == pytest.approx(expected[name], rel=1e-5), name
     assert 0 < expected["pck"] < 100 and expected["auc"] > 0  # the stub's errors straddle the thresholds
-    assert expected["mpjpe"] != pytest.approx(hand_metrics(raw, VALID, not flip, 2 if anchor == "center" else 4)["mpjpe"], rel=1e-3)
+    assert expected["mpjpe"] != pytest.approx(hand_metrics(raw, VALID_FRAMES, not flip, 2 if anchor == "center" else 4)["mpjpe"], rel=1e-3)
 
 
 def test_frames_whose_evaluated_frame_is_invalid_do_not_count(data_root):
@@ -256,7 +256,7 @@ def test_frames_whose_evaluated_frame_is_invalid_do_not_count(data_root):
     task = Pose3DTask("hummuss-tiny-bidirectional")
     task.backbone = LiftStub()
     result = trainer().test(task, datamodule=dm)[0]
-    expected = hand_metrics(raw, [VALID[0], VALID[2], VALID[4]], True, 2)
+    expected = hand_metrics(raw, [VALID_FRAMES[0], VALID_FRAMES[2], VALID_FRAMES[4]], True, 2)
     for name in ("mpjpe", "pck", "auc"):
         assert result[f"test/{name}"] == pytest.approx(expected[name], rel=1e-5), name
 
@@ -277,12 +277,12 @@ def test_training_loss_compares_root_relative_poses():
     pred = torch.randn(2, 5, 17, 3)
     task = Pose3DTask("hummuss-tiny-bidirectional")
     task.backbone = Constant(pred)
-    batch = {schema.INPUT: torch.zeros(2, 5, 17, 3)}
+    batch = {INPUT: torch.zeros(2, 5, 17, 3)}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # self.log without a Trainer
-        batch[schema.TARGET_3D] = pred + torch.randn(2, 5, 1, 3)  # the same poses, moved per frame
+        batch[TARGET_3D] = pred + torch.randn(2, 5, 1, 3)  # the same poses, moved per frame
         assert float(task.training_step(batch, 0)) == pytest.approx(0.0, abs=1e-10)
-        batch[schema.TARGET_3D] = pred + 0.1 * torch.randn(2, 5, 17, 3)  # other poses
+        batch[TARGET_3D] = pred + 0.1 * torch.randn(2, 5, 17, 3)  # other poses
         assert float(task.training_step(batch, 0)) > 1e-3
 
 
@@ -299,7 +299,7 @@ def test_recipes_fit_on_synthetic_data(config, backbone, pretrained, tmp_path):
     for name in ("train/loss", "val/mpjpe", "val/pck", "val/auc"):
         assert torch.isfinite(metrics[name]), name
     assert isinstance(cli.datamodule.test_windows[0]["target_index"], int)
-    assert cli.datamodule.test_windows[0][schema.SOURCE] == "synthetic"
+    assert cli.datamodule.test_windows[0][SOURCE] == "synthetic"
     if config == "pose3d_3dhp":
         weights = cli.model.backbone.state_dict()
         for key, value in pretrained[backbone][1].items():
@@ -332,7 +332,7 @@ def test_recipe_on_3dhp_files_then_test_and_reload(data_root, tmp_path):
     assert out["pose_3d_mm"].shape == (len(windows), 17, 3) and len(out["sequence"]) == len(out["frame"]) == len(windows)
     items = [windows[i] for i in out["index"].tolist()]
     assert out["sequence"] == [item["sequence"] for item in items] and out["frame"].tolist() == [item["frame"] for item in items]
-    target = torch.stack([torch.as_tensor(it[schema.TARGET_3D][it["target_index"]]) * it[schema.SCALE_MM] for it in items])
+    target = torch.stack([torch.as_tensor(it[TARGET_3D][it["target_index"]]) * it[SCALE_MM] for it in items])
     keep = out["valid"]
     assert keep.all()  # one window per valid frame (invalid frames serve only as context)
     mpjpe = (out["pose_3d_mm"][keep] - root_relative(target)[keep]).norm(dim=-1).mean()

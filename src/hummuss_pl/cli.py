@@ -217,6 +217,10 @@ class HummussCLI(LightningCLI):
             ),
         )
 
+    def instantiate_classes(self) -> None:
+        super().instantiate_classes()
+        share_smpl_dir(self.model, self.datamodule)
+
     def instantiate_trainer(self, **kwargs) -> Trainer:
         trainer = super().instantiate_trainer(**kwargs)
         check_world_size(trainer)
@@ -269,6 +273,15 @@ class HummussCLI(LightningCLI):
             run.finish()
         if self.summary:
             rank_zero_info("\n".join(self.summary))
+
+
+def share_smpl_dir(model, datamodule) -> None:
+    """A task that needs the SMPL files but was given no folder (MeshTask without smpl_dir) gets its data
+    module's (MeshDataModule.smpl_dir: DATA_ROOT/mesh unless set), so a recipe names the folder once."""
+    folder = getattr(datamodule, "smpl_dir", None)
+    if hasattr(model, "attach_smpl") and getattr(model, "smpl", None) is None and folder is not None:
+        model.attach_smpl(folder, f"{type(datamodule).__name__}.smpl_dir")
+        rank_zero_info(f"{type(model).__name__}: SMPL files from {folder} (the data module's smpl_dir)")
 
 
 def _active_wandb_run():

@@ -37,14 +37,12 @@ from typing import Literal
 
 import roma
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from .metrics import optimal_scale, root_relative
 
 __all__ = [
-    "MeshLoss",
     "MeshLossConfig",
-    "PoseLoss",
     "PoseLossConfig",
     "loss_2d",
     "loss_3d",
@@ -239,42 +237,3 @@ def mesh_loss(pred_joints: Tensor, target_joints: Tensor, pred_rotmat: Tensor, t
                                      target_vertices - target_joints[..., r : r + 1, :])
         total = total + cfg.vertex_weight * terms["vertex"]
     return {"total": total, **terms}
-
-
-# ----------------------------------------------------------------------------------------------
-# Modules (hold the config; what a LightningModule keeps)
-# ----------------------------------------------------------------------------------------------
-
-
-class PoseLoss(nn.Module):
-    """L_3D and L_2D with one config: `loss.loss_3d(pred, target)`, `loss.loss_2d(pred, xy, conf)`."""
-
-    def __init__(self, cfg: PoseLossConfig = PoseLossConfig()) -> None:
-        super().__init__()
-        self.cfg = cfg
-
-    def loss_3d(self, pred: Tensor, target: Tensor) -> dict[str, Tensor]:
-        return loss_3d(pred, target, self.cfg)
-
-    def loss_2d(self, pred: Tensor, target_2d: Tensor, confidence: Tensor) -> dict[str, Tensor]:
-        return loss_2d(pred, target_2d, confidence, self.cfg)
-
-    def extra_repr(self) -> str:
-        return repr(self.cfg)
-
-
-class MeshLoss(nn.Module):
-    """`mesh_loss` with a fixed config; forward takes the same tensors as `mesh_loss`."""
-
-    def __init__(self, cfg: MeshLossConfig = MeshLossConfig()) -> None:
-        super().__init__()
-        self.cfg = cfg
-
-    def forward(self, pred_joints: Tensor, target_joints: Tensor, pred_rotmat: Tensor, target_pose: Tensor,
-                pred_betas: Tensor, target_betas: Tensor, pred_vertices: Tensor | None = None,
-                target_vertices: Tensor | None = None) -> dict[str, Tensor]:
-        return mesh_loss(pred_joints, target_joints, pred_rotmat, target_pose, pred_betas, target_betas, self.cfg,
-                         pred_vertices, target_vertices)
-
-    def extra_repr(self) -> str:
-        return repr(self.cfg)

@@ -36,7 +36,7 @@ import torch
 from torch import Tensor
 from torchmetrics import Metric
 
-from .data.skeleton import H36M_3DHP_PCK_14
+from .skeleton import H36M_3DHP_PCK_14
 
 __all__ = [
     "AUC",

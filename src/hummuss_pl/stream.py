@@ -28,9 +28,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from hummuss_pl.data import schema
+from hummuss_pl.batch import normalize_screen
 from hummuss_pl.metrics import root_relative
-from hummuss_pl.models import HumMUSS
+from hummuss_pl.models import supports_rate
 from hummuss_pl.tasks import BackboneTask, Pose3DTask, PretrainTask
 
 TASKS: dict[str, type[BackboneTask]] = {"pretrain": PretrainTask, "pose3d": Pose3DTask}
@@ -75,7 +75,7 @@ def read_keypoints(path: Path, image_size: tuple[float, float] | None) -> tuple[
     x = x.astype(np.float32)[None] if single else x.astype(np.float32)  # (S, T, 17, C)
     xy, conf = x[..., :2], x[..., 2:] if x.shape[-1] == 3 else np.ones_like(x[..., :1])
     if image_size is not None:
-        xy = schema.normalize_screen(xy, *image_size)
+        xy = normalize_screen(xy, *image_size)
     return np.concatenate([xy, conf], -1), single
 
 
@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     task = load_task(args.checkpoint, args.task, args.device)
     x, single = read_keypoints(args.keypoints, args.image_size)  # (S, T, 17, 3)
     streams, frames = x.shape[:2]
-    is_hummuss = isinstance(task.backbone, HumMUSS)
+    is_hummuss = supports_rate(task.backbone)  # HumMUSS streams with its recurrent step, at any rate
     if is_hummuss and (args.mode is not None or args.window is not None):
         raise fail("--mode / --window are MotionBERT options; HumMUSS streams with its recurrent step")
     if not is_hummuss and (args.fps is not None or args.timestamps is not None):

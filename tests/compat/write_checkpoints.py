@@ -25,11 +25,11 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # tests/: helpers, smpl_fixture
 
 from helpers import run_cli  # noqa: E402
+from hummuss_pl.data.synthetic_mesh import SyntheticMeshConfig  # noqa: E402
 from smpl_fixture import write_smpl_files  # noqa: E402
 
 from hummuss_pl.data.modules import ActionDataModule, MeshDataModule, Pose3DDataModule  # noqa: E402
 from hummuss_pl.data.synthetic import SyntheticConfig  # noqa: E402
-from hummuss_pl.data.synthetic_mesh import SyntheticMeshConfig  # noqa: E402
 from hummuss_pl.models.heads import ActionHeadConfig, MeshHeadConfig  # noqa: E402
 from hummuss_pl.tasks import ActionTask, MeshTask, OptimConfig, Pose3DTask  # noqa: E402
 

@@ -17,8 +17,9 @@ import time
 
 import torch
 
+from hummuss_pl.batch import CLEAN_INPUT
 from hummuss_pl.data.corruption import CorruptionConfig, corrupt_batch
-from hummuss_pl.data.modules import CLEAN_INPUT, Phase, PretrainDataModule, SourceConfig
+from hummuss_pl.data.modules import Phase, PretrainDataModule, SourceConfig
 
 
 def measure(datamodule: PretrainDataModule, batches: int, corruption: CorruptionConfig) -> float:

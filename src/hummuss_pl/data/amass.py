@@ -21,19 +21,22 @@ from pathlib import Path
 import numpy as np
 from torch.utils.data import Dataset
 
-from . import schema
-from .motionbert_clips import (
-    KNOWN_SUBSETS,
+from hummuss_pl.batch import FPS, HAS_3D, INPUT, SCALE_MM, SOURCE, TARGET_3D
+from hummuss_pl.skeleton import NUM_JOINTS
+
+from .common import (
+    CheckResult,
     DataFormatError,
     ReadReport,
     load_pickle,
+    note_split,
     orthographic_input,
     require_array,
     require_file,
     split_clips,
-    write_clip,
 )
-from .skeleton import NUM_JOINTS
+from .layout import DatasetLayout, Reader, SourceConfig, SourceSpec
+from .motionbert_clips import KNOWN_SUBSETS, write_clip
 
 __all__ = ["AMASS_FPS", "AMASS_SCALE", "AMASS_REAL2CAM", "amass_to_camera", "AMASSJointsConfig", "AMASSJoints", "convert_amass"]
 
@@ -96,12 +99,12 @@ class AMASSJoints(Dataset):
     def __getitem__(self, index: int) -> dict:
         label = self.motion[self.clips[index]]  # (T, 17, 3)
         return {
-            schema.INPUT: orthographic_input(label),
-            schema.TARGET_3D: label,
-            schema.HAS_3D: True,
-            schema.FPS: AMASS_FPS,
-            schema.SCALE_MM: 1000.0 / AMASS_SCALE,
-            schema.SOURCE: "amass",
+            INPUT: orthographic_input(label),
+            TARGET_3D: label,
+            HAS_3D: True,
+            FPS: AMASS_FPS,
+            SCALE_MM: 1000.0 / AMASS_SCALE,
+            SOURCE: "amass",
         }
 
 
@@ -114,3 +117,20 @@ def convert_amass(joints_pkl: str | os.PathLike, out_root: str | os.PathLike, cl
     for i, idx in enumerate(ds.clips):
         write_clip(out / f"{i:08d}.pkl", None, ds.motion[idx])
     return ds.report
+
+
+# ------------------------------------------------------------------------------------ registry
+def _build(cfg: SourceConfig, path: Path | None, split: str) -> Dataset:
+    return AMASSJoints(AMASSJointsConfig(path=str(path), **cfg.reader_options()))
+
+
+def _check(path: Path, row: CheckResult, max_files: int | None) -> list[CheckResult]:
+    note_split(row, "train", AMASSJoints(AMASSJointsConfig(str(path))).report, "clips")
+    return [row]
+
+
+_PATH = "AMASS/amass_joints_h36m_60.pkl"
+READER = Reader(
+    datasets=(DatasetLayout("amass", "AMASS joints", _PATH, (_PATH,), "amass", _check),),
+    sources={"amass_joints": SourceSpec(_build, "amass", eval_split=None)},  # training data only
+)

@@ -7,7 +7,7 @@
     hummuss-data convert-amass PKL OUT           amass_joints_h36m_60.pkl → OUT/AMASS/train (OUT = MB3D folder)
     hummuss-data convert-h36m PKL OUT            h36m_sh_conf_cam_source_final.pkl → OUT/H36M-SH/{train,test}
 
-The layout of a data root is `check.LAYOUT`; docs/DATA.md explains each dataset.
+The layout of a data root is `registry.LAYOUT`; docs/DATA.md explains each dataset.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+
+from hummuss_pl.batch import FPS, INPUT, SCALE_MM, SOURCE, TARGET_3D
 
 __all__ = ["main", "write_synthetic_clips"]
 
@@ -27,9 +29,8 @@ def write_synthetic_clips(out_root: str | Path, num_train: int, num_test: int, c
     """Writes the synthetic corpus (orthographic camera, MotionBERT's pretraining setting) into the
     clip store format under out_root/motion3d/MB3D_f243s81/<subset>, with a meta.json giving fps,
     scale_mm and source. Returns the subset folder."""
-    from .check import dataset_path
     from .motionbert_clips import SubsetInfo, write_clip, write_subset_meta
-    from .schema import FPS, INPUT, SCALE_MM, SOURCE, TARGET_3D
+    from .registry import dataset_path
     from .synthetic import SyntheticConfig, SyntheticMotion
 
     subset_dir = dataset_path(out_root, "mb3d") / subset

@@ -2,7 +2,7 @@
 
 The cloze pretext task (SPEC §6) lifts *corrupted* 2D sequences to clean 3D. Corruption runs on the
 batch where it lives (CPU or GPU), as MotionBERT's Augmenter2D does, so it costs the DataLoader
-nothing. Inputs are (B, T, J, 3) tensors of x, y, confidence in normalised screen units (schema.py);
+nothing. Inputs are (B, T, J, 3) tensors of x, y, confidence in normalised screen units (batch.py);
 a missing joint is all zeros (confidence 0).
 
 What `corrupt(x, config, generator)` does, in this order:
@@ -45,7 +45,7 @@ masking, no frame masking), draw jitter and frame masks per sample, keep missing
 and apply each masking whenever its own rate is > 0 (MotionBERT masks only when both rates are > 0).
 
 For DataModules, `corrupt_batch(batch, config, clean_key, generator)` does the same on a sample-dict
-batch (schema.py): flips INPUT and TARGET_3D together, keeps the clean (flipped) input under
+batch (batch.py): flips INPUT and TARGET_3D together, keeps the clean (flipped) input under
 `clean_key` (the target of the 2D loss), and corrupts INPUT.
 """
 
@@ -58,8 +58,8 @@ from typing import Any, Mapping
 import torch
 from torch import Tensor
 
-from . import schema
-from .skeleton import NUM_JOINTS, flip_h36m
+from hummuss_pl.batch import INPUT, TARGET_3D
+from hummuss_pl.skeleton import NUM_JOINTS, flip_h36m
 
 __all__ = [
     "MOTIONBERT_NOISE_MEAN",
@@ -368,17 +368,17 @@ def corrupt_batch(
     generator: torch.Generator | None = None,
     noisy: Tensor | None = None,
 ) -> dict[str, Any]:
-    """`augment` on a collated sample-dict batch (schema.py keys): INPUT (B, T, J, 3) and, when
+    """`augment` on a collated sample-dict batch (batch.py keys): INPUT (B, T, J, 3) and, when
     present, TARGET_3D are flipped together with `config.flip_prob`; INPUT is then corrupted. With
     `clean_key`, the flipped but uncorrupted input is kept under that key. Returns a new dict (other
     entries shared with `batch`)."""
-    if schema.INPUT not in batch:
-        raise ValueError(f"corrupt_batch needs the key {schema.INPUT!r} in the batch; got keys {sorted(batch)}")
+    if INPUT not in batch:
+        raise ValueError(f"corrupt_batch needs the key {INPUT!r} in the batch; got keys {sorted(batch)}")
     out = dict(batch)
-    x, target, _ = random_flip(batch[schema.INPUT], batch.get(schema.TARGET_3D), config.flip_prob, generator)
+    x, target, _ = random_flip(batch[INPUT], batch.get(TARGET_3D), config.flip_prob, generator)
     if target is not None:
-        out[schema.TARGET_3D] = target
+        out[TARGET_3D] = target
     if clean_key is not None:
         out[clean_key] = x
-    out[schema.INPUT] = corrupt(x, config, generator, noisy)
+    out[INPUT] = corrupt(x, config, generator, noisy)
     return out

@@ -29,21 +29,23 @@ from pathlib import Path
 import numpy as np
 from torch.utils.data import Dataset
 
-from . import schema
-from .motionbert_clips import (
+from hummuss_pl.batch import FPS, HAS_3D, INPUT, SCALE_MM, SOURCE, TARGET_3D
+from hummuss_pl.skeleton import NUM_JOINTS
+
+from .common import (
+    CheckResult,
     DataFormatError,
-    InputMode,
     ReadReport,
-    check_input_mode,
     load_pickle,
+    note_split,
     orthographic_input,
     require_array,
     require_file,
     require_keys,
     split_clips,
-    write_clip,
 )
-from .skeleton import NUM_JOINTS
+from .layout import DatasetLayout, Reader, SourceConfig, SourceSpec
+from .motionbert_clips import InputMode, check_input_mode, pretraining_input, write_clip
 
 __all__ = [
     "H36M_FPS",
@@ -190,12 +192,12 @@ class H36MSource(Dataset):
         idx = self.clips[index]
         label = self.split.label[idx]  # (T, 17, 3)
         return {
-            schema.INPUT: orthographic_input(label) if self.config.input_2d == "projected" else self.split.input[idx],
-            schema.TARGET_3D: label,
-            schema.HAS_3D: True,
-            schema.FPS: H36M_FPS / self.config.sample_stride,
-            schema.SCALE_MM: self.scale_mm(idx),
-            schema.SOURCE: "h36m",
+            INPUT: orthographic_input(label) if self.config.input_2d == "projected" else self.split.input[idx],
+            TARGET_3D: label,
+            HAS_3D: True,
+            FPS: H36M_FPS / self.config.sample_stride,
+            SCALE_MM: self.scale_mm(idx),
+            SOURCE: "h36m",
         }
 
 
@@ -214,3 +216,22 @@ def convert_h36m(source_pkl: str | os.PathLike, out_root: str | os.PathLike, cli
             write_clip(out / f"{i:08d}.pkl", ds.split.input[idx], ds.split.label[idx])
         reports[split] = ds.report
     return reports
+
+
+# ------------------------------------------------------------------------------------ registry
+def _build(cfg: SourceConfig, path: Path | None, split: str) -> Dataset:
+    return H36MSource(H36MSourceConfig(path=str(path), split=split, **cfg.reader_options(), **pretraining_input(cfg, split)))
+
+
+def _check(path: Path, row: CheckResult, max_files: int | None) -> list[CheckResult]:
+    data = load_pickle(path)  # once for both splits
+    for split in ("train", "test"):
+        note_split(row, split, H36MSource(H36MSourceConfig(str(path), split), data=data).report, "clips")
+    return [row]
+
+
+_PATH = "motion3d/h36m_sh_conf_cam_source_final.pkl"
+READER = Reader(
+    datasets=(DatasetLayout("h36m", "H36M-SH source", _PATH, (_PATH,), "human36m-h36m-sh", _check),),
+    sources={"h36m_source": SourceSpec(_build, "h36m")},
+)

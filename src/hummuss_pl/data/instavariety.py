@@ -19,18 +19,23 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from torch.utils.data import Dataset
 
-from . import schema
-from .motionbert_clips import (
+from hummuss_pl.batch import sample_2d_only
+
+from .common import (
+    CheckResult,
     DataFormatError,
     ReadReport,
     check_scale_range,
     crop_scale,
+    note_split,
     require_array,
     require_file,
     split_clips,
     uniform_ratio,
 )
+from .layout import DatasetLayout, Reader, SourceConfig, SourceSpec
 from .sampling import AugmentedDataset
 
 __all__ = ["InstaVarietyConfig", "InstaVariety2D", "load_instavariety"]
@@ -99,4 +104,23 @@ class InstaVariety2D(AugmentedDataset):
         """Clip `index`, crop_scale'd with a ratio drawn from `rng`."""
         motion = crop_scale(self.motion[self.clips[index]], uniform_ratio(self.config.scale_range, rng))
         motion[motion[..., 2] == 0] = 0  # (T, 17, 3)
-        return schema.sample_2d_only(motion, self.config.fps, "instavariety")
+        return sample_2d_only(motion, self.config.fps, "instavariety")
+
+
+# ------------------------------------------------------------------------------------ registry
+def _build(cfg: SourceConfig, path: Path | None, split: str) -> Dataset:
+    return InstaVariety2D(InstaVarietyConfig(root=str(path), **cfg.reader_options()))
+
+
+def _check(path: Path, row: CheckResult, max_files: int | None) -> list[CheckResult]:
+    note_split(row, "train", InstaVariety2D(InstaVarietyConfig(str(path))).report, "clips")
+    return [row]
+
+
+_FOLDER = "motion2d/InstaVariety"
+READER = Reader(
+    datasets=(DatasetLayout("instavariety", "InstaVariety", _FOLDER, (f"{_FOLDER}/motion_all.npy", f"{_FOLDER}/id_all.npy"),
+                            "instavariety", _check),),  # fmt: skip
+    # detections, not ground truth: pretraining adds no keypoint noise (MotionBERT's has_gt=False)
+    sources={"instavariety": SourceSpec(_build, "instavariety", has_3d=False, eval_split=None, noise=False)},
+)

@@ -28,17 +28,42 @@ from typing import Literal
 import numpy as np
 from torch.utils.data import Dataset
 
-from . import schema
-from .h36m import H36M_FPS, load_h36m_split
-from .motionbert_clips import (
+from hummuss_pl.batch import (
+    FPS,
+    HAS_3D,
+    HYBRIK_POSE,
+    HYBRIK_SHAPE,
+    INPUT,
+    SCALE_MM,
+    SMPL_POSE,
+    SMPL_SHAPE,
+    SOURCE,
+    normalize_screen,
+)
+from hummuss_pl.models.heads import load_mean_params
+from hummuss_pl.models.smpl import (
+    H36M_REGRESSOR_FILE,
+    MEAN_PARAMS_FILE,
+    MODEL_FILE_NAME,
+    SMPL,
+    load_smpl_model_file,
+    smpl_files,
+)
+
+from .common import (
+    CheckResult,
     DataFormatError,
     ReadReport,
     load_pickle,
+    load_pickle_once,
+    note_split,
     require_array,
     require_file,
     require_keys,
     split_clips,
 )
+from .h36m import H36M_FPS, load_h36m_split
+from .layout import DatasetLayout, Reader, SourceConfig, SourceSpec
 
 __all__ = ["MESH_FILES", "MESH_RESOLUTION", "MeshConfig", "MeshClips", "mesh_dataset_of"]
 
@@ -106,11 +131,12 @@ class MeshClips(Dataset):
     HYBRIK_SHAPE (T, 10)], HAS_3D False, FPS, SCALE_MM 1.0, SOURCE "pw3d" | "coco" | "h36m_mesh"."""
 
     def __init__(self, config: MeshConfig, data: dict | None = None, source: str | None = None) -> None:
-        """`data`: the already unpickled file (to read both splits without loading it again).
+        """`data`: the already unpickled file (to read both splits without loading it again), or the
+        same dict built in memory (synthetic data; `config.path` then only names it).
         `source`: the SOURCE label of every sample (None: the dataset's own, see above)."""
         self.config = config
         name = config.name
-        path = require_file(config.path, f"mesh pickle ({name})", ANCHOR)
+        path = require_file(config.path, f"mesh pickle ({name})", ANCHOR) if data is None else Path(config.path)
         data = load_pickle(path) if data is None else data
         require_keys(data, (config.split,), path)
         d, split = data[config.split], config.split
@@ -125,16 +151,16 @@ class MeshClips(Dataset):
             if j2d.shape[-1] < 2:
                 raise DataFormatError(path, f"{split}/joint_2d: expected (N, 17, 2); got {j2d.shape}")
             res_w, res_h = config.res or MESH_RESOLUTION[name]
-            xy = schema.normalize_screen(j2d[..., :2], res_w, res_h)
+            xy = normalize_screen(j2d[..., :2], res_w, res_h)
         conf = np.clip(conf.reshape(n, 17, 1).astype(np.float32), 0, 1)
         self.input = np.concatenate([xy.astype(np.float32), conf], -1)  # (N, 17, 3)
         self.arrays = {
-            schema.SMPL_POSE: require_array(d["smpl_pose"], (n, 72), path, f"{split}/smpl_pose").astype(np.float32),
-            schema.SMPL_SHAPE: require_array(d["smpl_shape"], (n, 10), path, f"{split}/smpl_shape").astype(np.float32),
+            SMPL_POSE: require_array(d["smpl_pose"], (n, 72), path, f"{split}/smpl_pose").astype(np.float32),
+            SMPL_SHAPE: require_array(d["smpl_shape"], (n, 10), path, f"{split}/smpl_shape").astype(np.float32),
         }
         if self.hybrik:
-            self.arrays[schema.HYBRIK_POSE] = require_array(d["pred_smpl_pose"], (n, 72), path, f"{split}/pred_smpl_pose").astype(np.float32)
-            self.arrays[schema.HYBRIK_SHAPE] = require_array(d["pred_smpl_shape"], (n, 10), path, f"{split}/pred_smpl_shape").astype(np.float32)
+            self.arrays[HYBRIK_POSE] = require_array(d["pred_smpl_pose"], (n, 72), path, f"{split}/pred_smpl_pose").astype(np.float32)
+            self.arrays[HYBRIK_SHAPE] = require_array(d["pred_smpl_shape"], (n, 10), path, f"{split}/pred_smpl_shape").astype(np.float32)
         videos = require_array(d["source"], (n,), path, f"{split}/source", numeric=False)
         self.clips, rep = split_clips(videos, config.frames, config.clip_stride)
         self.source_name = source or ("h36m_mesh" if name == "h36m" else name)
@@ -149,7 +175,61 @@ class MeshClips(Dataset):
 
     def __getitem__(self, index: int) -> dict:
         idx = self.clips[index]
-        sample = {schema.INPUT: self.input[idx]}  # (T, 17, 3)
+        sample = {INPUT: self.input[idx]}  # (T, 17, 3)
         sample.update({k: v[idx] for k, v in self.arrays.items()})  # (T, 72) / (T, 10)
-        sample.update({schema.HAS_3D: False, schema.FPS: self.fps, schema.SCALE_MM: 1.0, schema.SOURCE: self.source_name})
+        sample.update({HAS_3D: False, FPS: self.fps, SCALE_MM: 1.0, SOURCE: self.source_name})
         return sample
+
+
+# ------------------------------------------------------------------------------------ registry
+def _source(name: MeshName, hybrik: bool) -> SourceSpec:
+    """A mesh file as a source. Options: MeshConfig's (clip_len, stride, res); HybrIK files must have
+    the HybrIK fields, plain files are read with whatever they hold."""
+
+    def build(cfg: SourceConfig, path: Path | None, split: str) -> Dataset:
+        config = MeshConfig(str(path), split, dataset=name, hybrik=True if hybrik else None, **cfg.reader_options())
+        return MeshClips(config, data=load_pickle_once(require_file(path, f"mesh pickle ({name})", ANCHOR)))
+
+    return SourceSpec(build, _key(name, hybrik), has_3d=False, eval_split="test" if name == "pw3d" else None)
+
+
+def _check_mesh(path: Path, row: CheckResult, max_files: int | None) -> list[CheckResult]:
+    data = load_pickle(path)
+    name = mesh_dataset_of(path)
+    hybrik = True if path.name == MESH_FILES[name][1] else None  # a HybrIK file must have the HybrIK fields
+    for split in ("train", "test"):
+        ds = MeshClips(MeshConfig(str(path), split, hybrik=hybrik), data=data)
+        note_split(row, split, ds.report, "clips" + (" (+HybrIK)" if ds.hybrik else ""))
+    return [row]
+
+
+def _check_smpl(folder: Path, row: CheckResult, max_files: int | None) -> list[CheckResult]:
+    """Each SMPL file that is present loaded as MeshTask would (missing ones are already listed)."""
+    files = smpl_files(folder)
+    if files.model.is_file():
+        model = load_smpl_model_file(files.model)
+        vertices, joints = np.asarray(model["v_template"]).shape[0], np.asarray(model["kintree_table"]).shape[-1]
+        row.splits["model"] = f"{vertices} vertices, {joints} joints"
+        if files.regressor.is_file():
+            SMPL(files.model, files.regressor)  # checks the regressor's (17, vertices) shape
+            row.splits["regressor"] = f"17 H36M joints × {vertices} vertices"
+    if files.mean_params.is_file():
+        load_mean_params(files.mean_params)
+        row.splits["mean params"] = "pose (24 × 6D), shape (10)"
+    return [row]
+
+
+def _key(name: str, hybrik: bool) -> str:
+    return f"mesh_{name}" + ("_hybrik" if hybrik else "")
+
+
+_TITLES = {"pw3d": "3DPW mesh", "coco": "COCO mesh", "h36m": "H36M mesh"}
+_SMPL_FILES = tuple(f"mesh/{name}" for name in (MODEL_FILE_NAME, H36M_REGRESSOR_FILE, MEAN_PARAMS_FILE))
+READER = Reader(
+    datasets=tuple(
+        DatasetLayout(_key(name, hybrik), _TITLES[name] + (" + HybrIK" if hybrik else ""), f"mesh/{file}", (f"mesh/{file}",),
+                      ANCHOR, _check_mesh)
+        for hybrik in (False, True) for name, file in ((n, files[hybrik]) for n, files in MESH_FILES.items())
+    ) + (DatasetLayout("smpl", "SMPL model files", "mesh", _SMPL_FILES, ANCHOR, _check_smpl),),
+    sources={_key(name, hybrik): _source(name, hybrik) for hybrik in (False, True) for name in MESH_FILES},
+)

@@ -1,4 +1,4 @@
-"""MotionBERT's clip store and the helpers every reader here shares.
+"""MotionBERT's clip store: one pickle per clip (the readers' shared toolkit is in `common`).
 
 The clip store (`tools/convert_h36m.py`, `tools/convert_amass.py` in Walter0807/MotionBERT) is a
 folder of one pickle per clip:
@@ -11,54 +11,36 @@ AMASS has only `train` and stores `data_input: None` (its 2D is the orthographic
 confidence 1, as MotionBERT's pretraining builds it); H36M-SH stores the Stacked-Hourglass 2D with
 confidence. Subsets we write ourselves (`hummuss-data synth`) add a `meta.json` beside the split
 folders giving fps / scale_mm / source, which MotionBERT's reader simply ignores.
-
-Shared helpers (used by every reader in this package):
-
-- `split_clips`: MotionBERT's slicing. Windows of `n_frames` slide by `stride` within each video
-  (a run of equal ids); trailing frames that do not fill a window are dropped (and counted);
-  videos shorter than `n_frames` are resampled up to `n_frames` (`resample_indices`).
-- `crop_scale`: MotionBERT's bounding-box normalisation of 2D motion to [-1, 1].
-- `orthographic_input`: 2D input (x, y, 1) from a 3D label.
-- errors (`MissingDataError`, `DataFormatError`) that name the file and field and point to
-  docs/DATA.md, file loading with those errors, and `ReadReport`, the count of what a reader read
-  and dropped (nothing is skipped silently: drops are counted there and logged as a warning).
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import os
 import pickle
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Literal, get_args
 
 import numpy as np
 from torch.utils.data import Dataset
 
-from . import schema
-from .skeleton import NUM_JOINTS
+from hummuss_pl.batch import FPS, HAS_3D, INPUT, SCALE_MM, SOURCE, TARGET_3D
+from hummuss_pl.skeleton import NUM_JOINTS
 
-log = logging.getLogger(__name__)
-
-DOCS = "docs/DATA.md"
+from .common import (
+    CheckResult,
+    DataFormatError,
+    ReadReport,
+    load_pickle,
+    orthographic_input,
+    require_array,
+    require_file,
+    require_keys,
+)
+from .layout import DatasetLayout, Reader, SourceConfig, SourceSpec
 
 __all__ = [
-    "DOCS",
-    "MissingDataError",
-    "DataFormatError",
-    "ReadReport",
-    "SplitReport",
-    "resample_indices",
-    "split_clips",
-    "crop_scale",
-    "orthographic_input",
-    "load_pickle",
-    "require_file",
-    "require_keys",
-    "require_array",
     "KNOWN_SUBSETS",
     "SubsetInfo",
     "MotionBERTClipConfig",
@@ -68,220 +50,6 @@ __all__ = [
     "write_clip",
     "write_subset_meta",
 ]
-
-
-# ----------------------------------------------------------------------------------------- errors
-class MissingDataError(FileNotFoundError):
-    """A dataset file or folder is not where it is expected."""
-
-    def __init__(self, what: str, path: str | os.PathLike, anchor: str = "") -> None:
-        self.path = str(path)
-        where = f"{DOCS}#{anchor}" if anchor else DOCS
-        super().__init__(f"{what} not found: expected {self.path}. See {where} for where to obtain it and the expected layout.")
-
-
-class DataFormatError(ValueError):
-    """A dataset file exists but does not have the expected keys, shapes or values."""
-
-    def __init__(self, path: str | os.PathLike, message: str) -> None:
-        self.path = str(path)
-        super().__init__(f"{self.path}: {message} (see {DOCS} for the expected format)")
-
-
-def require_file(path: str | os.PathLike, what: str, anchor: str = "", directory: bool = False) -> Path:
-    """Returns `path` as a Path, or raises MissingDataError naming it."""
-    p = Path(path)
-    if not (p.is_dir() if directory else p.is_file()):
-        raise MissingDataError(what, p, anchor)
-    return p
-
-
-def load_pickle(path: str | os.PathLike) -> Any:
-    """Unpickles a file written by Python 3 or (LCN's / older tools') Python 2 pickles."""
-    try:
-        with open(path, "rb") as f:
-            return pickle.load(f)
-    except UnicodeDecodeError:
-        with open(path, "rb") as f:
-            return pickle.load(f, encoding="latin1")
-    except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, IndexError, ValueError) as e:
-        raise DataFormatError(path, f"cannot be unpickled ({type(e).__name__}: {e})") from e
-
-
-def require_keys(obj: Any, keys: Sequence[str], path: str | os.PathLike, where: str = "") -> None:
-    """Raises DataFormatError naming the missing keys of the dict `obj` (at `where` in `path`)."""
-    prefix = f"{where}: " if where else ""
-    if not isinstance(obj, dict):
-        raise DataFormatError(path, f"{prefix}expected a dict with keys {list(keys)}; got {type(obj).__name__}")
-    missing = [k for k in keys if k not in obj]
-    if missing:
-        raise DataFormatError(path, f"{prefix}missing key(s) {missing}; found {sorted(map(str, obj.keys()))}")
-
-
-def require_array(
-    value: Any, shape: Sequence[int | None], path: str | os.PathLike, name: str, numeric: bool = True
-) -> np.ndarray:
-    """`value` as an ndarray whose shape matches `shape` (None = any size), else DataFormatError."""
-    try:
-        arr = np.asarray(value)
-    except Exception as e:  # ragged lists and the like
-        raise DataFormatError(path, f"{name}: cannot be read as an array ({e})") from e
-    ok = arr.ndim == len(shape) and all(s is None or s == n for s, n in zip(shape, arr.shape, strict=True))
-    if not ok:
-        want = "(" + ", ".join("N" if s is None else str(s) for s in shape) + ")"
-        raise DataFormatError(path, f"{name}: expected shape {want}; got {tuple(arr.shape)}")
-    if numeric and not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
-        raise DataFormatError(path, f"{name}: expected numbers; got dtype {arr.dtype}")
-    return arr
-
-
-# ----------------------------------------------------------------------------------------- report
-@dataclass
-class ReadReport:
-    """What a reader read and what it left out (with reasons), for logs and `hummuss-data check`."""
-
-    source: str
-    path: str
-    items: int = 0  # clips / tracks / samples the dataset yields
-    frames: int = 0  # frames read from the file(s)
-    frames_dropped: int = 0  # frames in no clip (trailing frames of videos)
-    dropped: dict[str, int] = field(default_factory=dict)  # reason -> count of dropped items
-    notes: list[str] = field(default_factory=list)  # information (e.g. resampled clips)
-    warnings: list[str] = field(default_factory=list)  # readable, but maybe not what was meant (e.g. a partial test set)
-
-    def drop(self, reason: str, count: int = 1) -> None:
-        if count:
-            self.dropped[reason] = self.dropped.get(reason, 0) + int(count)
-
-    def summary(self) -> str:
-        text = f"{self.source}: {self.items} items from {self.frames} frames ({self.path})"
-        if self.frames_dropped:
-            text += f"; {self.frames_dropped} trailing frames in no clip"
-        if self.dropped:
-            text += "; dropped " + ", ".join(f"{n} {reason}" for reason, n in self.dropped.items())
-        return text + "".join(f"; WARNING: {w}" for w in self.warnings)
-
-    def log(self) -> None:
-        """Logs the summary: a warning when anything was dropped or looks wrong, info otherwise."""
-        (log.warning if (self.dropped or self.frames_dropped or self.warnings) else log.info)(self.summary())
-
-
-# --------------------------------------------------------------------------------- clip slicing
-def resample_indices(ori_len: int, target_len: int, rng: np.random.Generator | None = None) -> np.ndarray:
-    """Frame indices that stretch (or squeeze) `ori_len` frames to `target_len` (MotionBERT `resample`).
-
-    rng None: deterministic, floor(linspace(0, ori_len, target_len, endpoint=False)).
-    rng given (MotionBERT's `randomness=True`): when upsampling each index is randomly the floor or
-    the ceiling of the even grid (then sorted); when downsampling a uniform jitter within each
-    interval. Indices are clipped to [0, ori_len - 1].
-    """
-    if ori_len < 1 or target_len < 1:
-        raise ValueError(f"resample_indices needs positive lengths; got ori_len={ori_len}, target_len={target_len}")
-    even = np.linspace(0, ori_len, num=target_len, endpoint=False)
-    if rng is None:
-        out = np.floor(even)
-    elif ori_len < target_len:
-        pick = rng.integers(0, 2, size=even.shape)
-        out = np.sort(np.where(pick == 1, np.floor(even), np.ceil(even)))
-    else:
-        out = even + rng.random(even.shape) * (ori_len / target_len)
-    return np.clip(out, 0, ori_len - 1).astype(np.int64)
-
-
-@dataclass
-class SplitReport:
-    videos: int = 0
-    clips: int = 0
-    frames: int = 0
-    frames_dropped: int = 0  # frames of long videos that fall in no window
-    resampled_videos: int = 0  # videos shorter than a clip, stretched to one clip
-
-
-def split_clips(
-    video_ids: Sequence | np.ndarray,
-    n_frames: int,
-    stride: int,
-    rng: np.random.Generator | None = None,
-) -> tuple[list[np.ndarray], SplitReport]:
-    """MotionBERT's `split_clips`: clips of `n_frames` frame indices into the per-frame `video_ids`.
-
-    A video is a maximal run of consecutive equal ids. Within each video windows start at 0,
-    stride, 2·stride, ... while they fit; trailing frames that fill no window are dropped (counted
-    in the report). A video shorter than `n_frames` becomes one clip, resampled up to `n_frames`
-    with `resample_indices(len, n_frames, rng)`.
-
-    Differences from MotionBERT's code, on purpose: its loop never resamples the *last* video when
-    that video is short (it leaves the loop first) — here every short video gives one clip; and it
-    treats a video id that reappears later as already seen — here each run is its own video.
-    Returns (list of (n_frames,) int64 index arrays, SplitReport).
-    """
-    if n_frames < 1 or stride < 1:
-        raise ValueError(f"split_clips needs n_frames >= 1 and stride >= 1; got {n_frames}, {stride}")
-    ids = np.asarray(video_ids)
-    report = SplitReport(frames=int(len(ids)))
-    if len(ids) == 0:
-        return [], report
-    change = np.flatnonzero(ids[1:] != ids[:-1]) + 1
-    starts = np.concatenate([[0], change])
-    ends = np.concatenate([change, [len(ids)]])
-    clips: list[np.ndarray] = []
-    window = np.arange(n_frames, dtype=np.int64)
-    for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
-        length = e - s
-        report.videos += 1
-        if length < n_frames:
-            clips.append(resample_indices(length, n_frames, rng) + s)
-            report.resampled_videos += 1
-            continue
-        covered = np.zeros(length, dtype=bool)
-        for w in range(0, length - n_frames + 1, stride):
-            clips.append(window + (s + w))
-            covered[w : w + n_frames] = True
-        report.frames_dropped += int((~covered).sum())
-    report.clips = len(clips)
-    return clips, report
-
-
-# ------------------------------------------------------------------------------ 2D normalisation
-def crop_scale(motion: np.ndarray, ratio: float = 1.0) -> np.ndarray:
-    """MotionBERT's `crop_scale` with a given ratio: motion (..., J, 3) = (x, y, conf) in pixels.
-
-    The box of all joints with conf != 0 (over every frame and person) is grown to a square of
-    side max(w, h) · ratio around its centre and mapped to [-1, 1]; then everything (confidence
-    included) is clipped to [-1, 1]. Fewer than 4 valid joints, or a box of size 0: all zeros.
-    """
-    motion = np.asarray(motion, dtype=np.float32)
-    out = motion.copy()
-    valid = motion[motion[..., 2] != 0][:, :2]
-    if len(valid) < 4:
-        return np.zeros_like(motion)
-    (xmin, ymin), (xmax, ymax) = valid.min(axis=0), valid.max(axis=0)
-    scale = max(xmax - xmin, ymax - ymin) * ratio
-    if scale == 0:
-        return np.zeros_like(motion)
-    corner = np.array([(xmin + xmax - scale) / 2, (ymin + ymax - scale) / 2], dtype=np.float32)
-    out[..., :2] = ((motion[..., :2] - corner) / scale - 0.5) * 2
-    return np.clip(out, -1, 1)
-
-
-def orthographic_input(label: np.ndarray) -> np.ndarray:
-    """2D input (x, y, conf = 1) from a 3D label (..., J, 3): MotionBERT's `synthetic` pretraining input."""
-    out = np.ones_like(label, dtype=np.float32)
-    out[..., :2] = label[..., :2]
-    return out
-
-
-def uniform_ratio(scale_range: tuple[float, float], rng: np.random.Generator) -> float:
-    """A crop ratio drawn uniformly from `scale_range` with `rng` (no draw when the range is a point)."""
-    lo, hi = scale_range
-    if lo == hi:
-        return float(lo)
-    return float(lo + (hi - lo) * rng.random())
-
-
-def check_scale_range(scale_range: tuple[float, float], name: str) -> None:
-    if len(scale_range) != 2 or not 0 < scale_range[0] <= scale_range[1]:
-        raise ValueError(f"{name} must be (low, high) with 0 < low <= high; got {scale_range}")
 
 
 # ------------------------------------------------------------------------------------ clip store
@@ -414,11 +182,69 @@ class MotionBERTClips(Dataset):
         if mode == "projected" or inp is None:
             inp = orthographic_input(label)
         return {
-            schema.INPUT: inp,  # (T, 17, 3)
-            schema.TARGET_3D: label,  # (T, 17, 3)
-            schema.HAS_3D: True,
-            schema.FPS: self.info.fps,
-            schema.SCALE_MM: self.info.scale_mm,
-            schema.SOURCE: self.info.source,
+            INPUT: inp,  # (T, 17, 3)
+            TARGET_3D: label,  # (T, 17, 3)
+            HAS_3D: True,
+            FPS: self.info.fps,
+            SCALE_MM: self.info.scale_mm,
+            SOURCE: self.info.source,
         }
 
+
+
+# ------------------------------------------------------------------------------------ registry
+def pretraining_input(cfg: SourceConfig, split: str) -> dict:
+    """MotionBERT's pretraining input unless the source sets `input_2d` itself: training clips take
+    the label's projection (lib/data/dataset_motion_3d.py with `synthetic: True`), held-out clips
+    the stored 2D (`gt_2d: False`)."""
+    if "input_2d" in cfg.options:
+        return {}
+    return {"input_2d": "projected" if split == "train" else "auto"}
+
+
+def _store_source(subset: str | None) -> SourceSpec:
+    """A source over the clip store: one subset (`subset`), or any (options {subset: ...})."""
+
+    def build(cfg: SourceConfig, path: Path | None, split: str) -> Dataset:
+        if cfg.clip_len is not None:
+            raise ValueError(f"source {cfg.key!r}: the clip store holds pre-sliced clips; clip_len cannot be set")
+        options = {**cfg.options, **pretraining_input(cfg, split)} | ({"subset": subset} if subset else {})
+        return MotionBERTClips(MotionBERTClipConfig(root=str(path), split=split, **options))
+
+    if subset is not None:
+        return SourceSpec(build, "mb3d", eval_split="test" if subset != "AMASS" else None)  # AMASS has no test split
+    return SourceSpec(build, "mb3d", label=lambda cfg: f"mb3d/{cfg.options.get('subset', 'AMASS')}")
+
+
+def _check_store(path: Path, row: CheckResult, max_files: int | None) -> list[CheckResult]:
+    """One row per subset; every clip file read (or the first `max_files` per split)."""
+    rows = []
+    for subset in sorted(p for p in path.iterdir() if p.is_dir()):
+        res = CheckResult(f"MB3D_f243s81/{subset.name}", files=[f"{row.files[0]}/{subset.name}"])
+        splits = [s for s in ("train", "test") if (subset / s).is_dir()]
+        if not splits:
+            res.status, res.problems = "incomplete", [f"no train/ or test/ folder in {subset}"]
+        for split in splits:
+            files = list_clip_files(subset / split)
+            lengths = set()
+            for file in files[:max_files] if max_files else files:
+                try:
+                    inp, label = read_clip(file)
+                    lengths.add(len(label))
+                except Exception as e:  # noqa: BLE001 - every failure is reported in the table
+                    res.fail(e)
+                    break
+            res.splits[split] = f"{len(files)} clips" + (f" × {'/'.join(map(str, sorted(lengths)))} frames" if lengths else "")
+            if not files:
+                res.problems.append(f"{split}: no clip files")
+                res.status = "incomplete" if res.status == "ok" else res.status
+            if max_files and len(files) > max_files:
+                res.problems.append(f"{split}: checked the first {max_files} of {len(files)} files")
+        rows.append(res)
+    return rows
+
+
+READER = Reader(
+    datasets=(DatasetLayout("mb3d", "MotionBERT clip store", "motion3d/MB3D_f243s81", anchor="motionbert-clip-store", check=_check_store),),
+    sources={"amass": _store_source("AMASS"), "h36m": _store_source("H36M-SH"), "mb3d": _store_source(None)},
+)

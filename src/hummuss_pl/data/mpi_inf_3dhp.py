@@ -32,21 +32,36 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Literal
+from pathlib import Path
 
 import numpy as np
 from torch.utils.data import Dataset
 
-from . import schema
-from .motionbert_clips import (
+from hummuss_pl.batch import (
+    FPS,
+    HAS_3D,
+    INPUT,
+    SCALE_MM,
+    SOURCE,
+    TARGET_3D,
+    VALID,
+    normalize_screen,
+)
+from hummuss_pl.skeleton import mpi_3dhp_to_h36m
+
+from .common import (
+    CheckResult,
     DataFormatError,
     ReadReport,
+    note_split,
+    report_problems,
     require_array,
     require_file,
     require_keys,
     split_clips,
 )
-from .skeleton import mpi_3dhp_to_h36m
+from .layout import DatasetLayout, Reader, SourceConfig, SourceSpec
+from .windows import Anchor, EvaluationWindows, MotionSequence, WindowSpec
 
 __all__ = [
     "MPI_ROOT",
@@ -57,14 +72,10 @@ __all__ = [
     "image_size",
     "normalize_3dhp_2d",
     "normalize_3dhp_3d",
-    "MPISequence",
     "load_3dhp",
     "MPI3DHPConfig",
     "MPI3DHPClips",
     "MPI3DHPTestWindows",
-    "SEQUENCE",
-    "FRAME",
-    "TARGET_INDEX",
 ]
 
 MPI_ROOT = 14  # pelvis in 3DHP's 17-joint order
@@ -79,10 +90,7 @@ FILES = {"train": "data_train_3dhp.npz", "test": "data_test_3dhp.npz"}
 # test set's README]; override with MPI3DHPConfig.test_fps.
 DEFAULT_TEST_FPS = {"TS1": 25.0, "TS2": 25.0, "TS3": 25.0, "TS4": 25.0, "TS5": 50.0, "TS6": 50.0}
 
-# Extra sample keys (test windows; not in schema.py).
-SEQUENCE = "sequence"  # str: "S1 Seq1 cam0" / "TS3"
-FRAME = "frame"  # int: the evaluated frame's index in its sequence
-TARGET_INDEX = "target_index"  # int: its position in the window
+# Extra sample keys (test windows; not in batch.py).
 
 
 def image_size(sequence: str) -> tuple[int, int]:
@@ -91,8 +99,8 @@ def image_size(sequence: str) -> tuple[int, int]:
 
 
 def normalize_3dhp_2d(xy: np.ndarray, w: int, h: int) -> np.ndarray:
-    """(..., 2) pixels → x / w · 2 − 1, y / w · 2 − h / w (`schema.normalize_screen`)."""
-    return schema.normalize_screen(xy, w, h)
+    """(..., 2) pixels → x / w · 2 − 1, y / w · 2 − h / w (`normalize_screen`)."""
+    return normalize_screen(xy, w, h)
 
 
 def normalize_3dhp_3d(xyz_mm: np.ndarray, w: int) -> np.ndarray:
@@ -101,19 +109,7 @@ def normalize_3dhp_3d(xyz_mm: np.ndarray, w: int) -> np.ndarray:
     return ((xyz - xyz[..., MPI_ROOT : MPI_ROOT + 1, :]) * np.float32(2 / w)).astype(np.float32)
 
 
-@dataclass
-class MPISequence:
-    """One (sequence, camera) in H36M order, normalised."""
-
-    name: str
-    input: np.ndarray  # (F, 17, 3) x, y, 1
-    target: np.ndarray  # (F, 17, 3)
-    fps: float
-    scale_mm: float  # w / 2
-    valid: np.ndarray | None  # (F,) bool, test only
-
-
-def _sequence(name: str, entry, path, where: str, fps: float, with_valid: bool) -> MPISequence:
+def _sequence(name: str, entry, path, where: str, fps: float, with_valid: bool) -> MotionSequence:
     require_keys(entry, ("data_2d", "data_3d") + (("valid",) if with_valid else ()), path, where)
     d2 = require_array(entry["data_2d"], (None, 17, 2), path, f"{where}/data_2d")
     d3 = require_array(entry["data_3d"], (len(d2), 17, 3), path, f"{where}/data_3d")
@@ -121,7 +117,7 @@ def _sequence(name: str, entry, path, where: str, fps: float, with_valid: bool) 
     inp = np.ones((len(d2), 17, 3), np.float32)
     inp[..., :2] = normalize_3dhp_2d(d2, w, h)
     valid = require_array(entry["valid"], (len(d2),), path, f"{where}/valid").astype(bool) if with_valid else None
-    return MPISequence(name, mpi_3dhp_to_h36m(inp), mpi_3dhp_to_h36m(normalize_3dhp_3d(d3, w)), fps, w / 2, valid)
+    return MotionSequence(name, mpi_3dhp_to_h36m(inp), mpi_3dhp_to_h36m(normalize_3dhp_3d(d3, w)), fps, w / 2, valid)
 
 
 def _load_npz_dict(path) -> dict:
@@ -139,11 +135,11 @@ def _load_npz_dict(path) -> dict:
     return data
 
 
-def load_3dhp(path: str | os.PathLike, split: str, test_fps: dict[str, float] | None = None) -> list[MPISequence]:
+def load_3dhp(path: str | os.PathLike, split: str, test_fps: dict[str, float] | None = None) -> list[MotionSequence]:
     """All (sequence, camera) of a train npz, or the test sequences of a test npz (sorted by name)."""
     path = require_file(path, f"MPI-INF-3DHP {split} npz", ANCHOR)
     data = _load_npz_dict(path)
-    out: list[MPISequence] = []
+    out: list[MotionSequence] = []
     if split == "train":
         for seq in sorted(data):
             value = data[seq]
@@ -163,9 +159,6 @@ def load_3dhp(path: str | os.PathLike, split: str, test_fps: dict[str, float] | 
     if not out:
         raise DataFormatError(path, "holds no sequences")
     return out
-
-
-Anchor = Literal["center", "last"]
 
 
 @dataclass(frozen=True)
@@ -207,7 +200,7 @@ class MPI3DHPClips(Dataset):
     SCALE_MM (w / 2), SOURCE "mpi_inf_3dhp", VALID (T,) bool (all True for training sequences).
     """
 
-    def __init__(self, config: MPI3DHPConfig, sequences: list[MPISequence] | None = None) -> None:
+    def __init__(self, config: MPI3DHPConfig, sequences: list[MotionSequence] | None = None) -> None:
         self.config = config
         self.sequences = sequences if sequences is not None else load_3dhp(config.path, config.split, config.test_fps)
         self.index: list[tuple[int, np.ndarray]] = []
@@ -231,17 +224,17 @@ class MPI3DHPClips(Dataset):
         s, idx = self.index[index]
         seq = self.sequences[s]
         return {
-            schema.INPUT: seq.input[idx],  # (T, 17, 3)
-            schema.TARGET_3D: seq.target[idx],  # (T, 17, 3)
-            schema.HAS_3D: True,
-            schema.FPS: seq.fps,
-            schema.SCALE_MM: seq.scale_mm,
-            schema.SOURCE: SOURCE_NAME,
-            schema.VALID: np.ones(len(idx), bool) if seq.valid is None else seq.valid[idx],
+            INPUT: seq.input[idx],  # (T, 17, 3)
+            TARGET_3D: seq.target[idx],  # (T, 17, 3)
+            HAS_3D: True,
+            FPS: seq.fps,
+            SCALE_MM: seq.scale_mm,
+            SOURCE: SOURCE_NAME,
+            VALID: np.ones(len(idx), bool) if seq.valid is None else seq.valid[idx],
         }
 
 
-def official_test_set_warnings(sequences: list[MPISequence]) -> list[str]:
+def official_test_set_warnings(sequences: list[MotionSequence]) -> list[str]:
     """What makes test `sequences` differ from the official test set (empty when they are it)."""
     valid = {seq.name: int(seq.valid.sum()) for seq in sequences if seq.valid is not None}
     missing = [name for name in TEST_SEQUENCES if name not in valid]
@@ -255,49 +248,54 @@ def official_test_set_warnings(sequences: list[MPISequence]) -> list[str]:
             "so PCK / AUC / MPJPE are not comparable with published numbers"]
 
 
-class MPI3DHPTestWindows(Dataset):
-    """One sample per valid test frame (2929 in the official set): a window of `clip_len` frames,
-    `frame_step` apart, around it; indices past the sequence ends are clamped (edge replication).
+class MPI3DHPTestWindows(EvaluationWindows):
+    """The 3DHP test protocol: one sample per valid test frame (2929 in the official set), a window of
+    `clip_len` frames, `frame_step` apart, around it (data.windows: keys, edge replication, anchor).
 
-    Sample keys: INPUT (T, 17, 3), TARGET_3D (T, 17, 3), HAS_3D True, FPS (fps / frame_step),
-    SCALE_MM, SOURCE (`source`), VALID (T,) the window frames' flags, and the extra keys
-    SEQUENCE (name), FRAME (evaluated frame index), TARGET_INDEX (its position in the window).
+    `sequences` replace the test file (e.g. held-out synthetic sequences, labelled `source`). 3DHP
+    sequences (source "mpi_inf_3dhp") are compared with the official test set (see above).
     """
 
-    def __init__(self, config: MPI3DHPConfig, sequences: list[MPISequence] | None = None, source: str = SOURCE_NAME) -> None:
-        """`sequences` replace the test file (e.g. held-out synthetic sequences, labelled `source`).
-        3DHP sequences (source "mpi_inf_3dhp") are compared with the official test set (see above)."""
+    def __init__(self, config: MPI3DHPConfig, sequences: list[MotionSequence] | None = None, source: str = SOURCE_NAME) -> None:
         if config.split != "test":
             raise ValueError("MPI3DHPTestWindows reads the test split; set MPI3DHPConfig.split='test'")
         self.config = config
-        self.sequences = sequences if sequences is not None else load_3dhp(config.path, "test", config.test_fps)
-        self.target_index = (config.clip_len - 1) // 2 if config.anchor == "center" else config.clip_len - 1
-        self.offsets = (np.arange(config.clip_len) - self.target_index) * config.frame_step  # (T,)
-        self.index = [(s, int(f)) for s, seq in enumerate(self.sequences) for f in np.flatnonzero(seq.valid)]
-        frames = sum(len(seq.input) for seq in self.sequences)
-        self.source = source
-        self.report = ReadReport(source, config.path if sequences is None else f"{len(self.sequences)} {source} sequences", items=len(self.index), frames=frames)
-        self.report.notes.append(f"{frames - len(self.index)} invalid frames used as context only")
+        origin = config.path if sequences is None else f"{len(sequences)} {source} sequences"
+        sequences = sequences if sequences is not None else load_3dhp(config.path, "test", config.test_fps)
+        super().__init__(sequences, WindowSpec(config.clip_len, config.anchor, config.frame_step), source, origin)
         if source == SOURCE_NAME:
             self.report.warnings += official_test_set_warnings(self.sequences)
         self.report.log()
 
-    def __len__(self) -> int:
-        return len(self.index)
 
-    def __getitem__(self, index: int) -> dict:
-        s, f = self.index[index]
-        seq = self.sequences[s]
-        idx = np.clip(f + self.offsets, 0, len(seq.input) - 1)  # (T,) edge-replicated
-        return {
-            schema.INPUT: seq.input[idx],
-            schema.TARGET_3D: seq.target[idx],
-            schema.HAS_3D: True,
-            schema.FPS: seq.fps / self.config.frame_step,
-            schema.SCALE_MM: seq.scale_mm,
-            schema.SOURCE: self.source,
-            schema.VALID: seq.valid[idx],
-            SEQUENCE: seq.name,
-            FRAME: f,
-            TARGET_INDEX: self.target_index,
-        }
+# ------------------------------------------------------------------------------------ registry
+def _config(cfg: SourceConfig, path: Path | None, split: str, **fields) -> MPI3DHPConfig:
+    return MPI3DHPConfig(root=str(path), split="train" if split == "train" else "test", **cfg.reader_options() | fields)
+
+
+def _build(cfg: SourceConfig, path: Path | None, split: str) -> Dataset:
+    config = _config(cfg, path, split)
+    return MPI3DHPClips(config) if split == "train" else MPI3DHPTestWindows(config)
+
+
+def _windows(cfg: SourceConfig, path: Path | None, spec: WindowSpec) -> Dataset:
+    return MPI3DHPTestWindows(_config(cfg, path, "test", clip_len=spec.clip_len, anchor=spec.anchor, frame_step=spec.frame_step))
+
+
+def _check(path: Path, row: CheckResult, max_files: int | None) -> list[CheckResult]:
+    if (path / FILES["train"]).exists():
+        seqs = load_3dhp(path / FILES["train"], "train")
+        note_split(row, "train", MPI3DHPClips(MPI3DHPConfig(str(path), "train"), seqs).report, f"clips ({len(seqs)} sequence-cameras)")
+    if (path / FILES["test"]).exists():
+        seqs = load_3dhp(path / FILES["test"], "test")
+        rep = MPI3DHPTestWindows(MPI3DHPConfig(str(path), "test"), seqs).report
+        row.splits["test"] = f"{rep.items} valid frames of {rep.frames} ({len(seqs)} sequences)"
+        report_problems(row, "test", rep)
+    return [row]
+
+
+READER = Reader(
+    datasets=(DatasetLayout("mpi_inf_3dhp", "MPI-INF-3DHP", "mpi_inf_3dhp", tuple(f"mpi_inf_3dhp/{f}" for f in FILES.values()),
+                            ANCHOR, _check),),  # fmt: skip
+    sources={"mpi_inf_3dhp": SourceSpec(_build, "mpi_inf_3dhp", windows=_windows)},
+)

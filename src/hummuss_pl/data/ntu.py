@@ -30,31 +30,39 @@ More than 2 persons: the first 2 are kept and the samples counted in `report`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
+from torch.utils.data import Dataset
 
-from . import schema
-from .motionbert_clips import (
+from hummuss_pl.batch import FPS, FRAME_DIR, INPUT, LABEL, NUM_CLASSES, SOURCE
+from hummuss_pl.skeleton import coco_to_h36m
+
+from .common import (
+    CheckResult,
     DataFormatError,
     ReadReport,
     check_scale_range,
     crop_scale,
     load_pickle,
+    load_pickle_once,
+    note_split,
     require_array,
     require_file,
     require_keys,
     resample_indices,
     uniform_ratio,
 )
+from .layout import DatasetLayout, Reader, SourceConfig, SourceSpec
 from .sampling import AugmentedDataset
-from .skeleton import coco_to_h36m
 
 __all__ = ["NTU_FPS", "NTUConfig", "NTUAction", "make_cam", "track_persons", "random_move"]
 
 NTU_FPS = 30.0
 ANCHOR = "ntu-rgbd-60120-pyskl"
 ANNOTATION_KEYS = ("frame_dir", "label", "img_shape", "total_frames", "keypoint", "keypoint_score")
-FRAME_DIR = "frame_dir"  # extra sample key: the sample's name
+BENCHMARKS = {"ntu60": ("xsub", "xview"), "ntu120": ("xsub", "xset")}
+CLASS_COUNTS = {"ntu60": 60, "ntu120": 120}
 
 
 def make_cam(xy: np.ndarray, img_shape) -> np.ndarray:
@@ -98,7 +106,9 @@ class NTUConfig:
     xview_val; NTU120: xsub_*, xset_*). train: None = "train" in the split name (random resampling
     and augmentation). seed: the resampling draws (fixed at construction) and the per-item
     augmentation of `dataset[i]` (the epoch-0 draw; DataModules pass a generator per (seed, epoch,
-    index) to `item`). crop_scale False leaves the make_cam coordinates as they are."""
+    index) to `item`). crop_scale False leaves the make_cam coordinates as they are. num_classes:
+    the dataset's class count (60 / 120): labels must lie below it, and samples carry it
+    (NUM_CLASSES); None: neither."""
 
     path: str
     split: str = "xsub_train"
@@ -111,8 +121,11 @@ class NTUConfig:
     motionbert_conf_quirk: bool = False
     max_persons: int = 2
     seed: int = 0
+    num_classes: int | None = None
 
     def __post_init__(self) -> None:
+        if self.num_classes is not None and self.num_classes < 1:
+            raise ValueError(f"NTUConfig.num_classes must be positive or None; got {self.num_classes}")
         if self.clip_len < 1 or self.max_persons < 1:
             raise ValueError(f"NTUConfig: clip_len and max_persons must be >= 1; got {self.clip_len}, {self.max_persons}")
         check_scale_range(self.scale_range_train, "NTUConfig.scale_range_train")
@@ -125,7 +138,7 @@ class NTUConfig:
 
 class NTUAction(AugmentedDataset):
     """Sample keys: INPUT (2, T, 17, 3), LABEL int, FPS (30 · T / total_frames: the effective rate
-    after resampling), SOURCE "ntu", and "frame_dir". `report` counts split entries missing from
+    after resampling), SOURCE "ntu", FRAME_DIR, and NUM_CLASSES when the config gives it. `report` counts split entries missing from
     the annotations and samples with more than `max_persons` persons."""
 
     def __init__(self, config: NTUConfig, data: dict | None = None) -> None:
@@ -155,6 +168,9 @@ class NTUAction(AugmentedDataset):
             self.resample.append(resample_indices(t, config.clip_len, rng if config.is_train else None))
             self.report.frames += t
         self.report.items = len(self.samples)
+        labels = [sample["label"] for sample in self.samples]
+        if config.num_classes is not None and labels and not 0 <= min(labels) <= max(labels) < config.num_classes:
+            raise DataFormatError(path, f"{config.split}: labels {min(labels)}..{max(labels)} do not fit {config.num_classes} classes")
         self.report.log()
 
     def _check(self, ann: dict, path, where: str) -> dict:
@@ -199,10 +215,45 @@ class NTUAction(AugmentedDataset):
             motion = crop_scale(motion, uniform_ratio(c.scale_range_train if c.is_train else c.scale_range_test, rng))
         motion[len(s["keypoint"]) :] = 0  # padded persons stay all zeros (MotionBERT moves them; see docs)
         return {
-            schema.INPUT: motion.astype(np.float32),  # (2, T, 17, 3)
-            schema.LABEL: s["label"],
-            schema.FPS: NTU_FPS * c.clip_len / s["keypoint"].shape[1],
-            schema.SOURCE: "ntu",
+            INPUT: motion.astype(np.float32),  # (2, T, 17, 3)
+            LABEL: s["label"],
+            FPS: NTU_FPS * c.clip_len / s["keypoint"].shape[1],
+            SOURCE: "ntu",
             FRAME_DIR: s["frame_dir"],
-        }
+        } | ({} if c.num_classes is None else {NUM_CLASSES: c.num_classes})
 
+
+
+# ------------------------------------------------------------------------------------ registry
+def _source(dataset: str) -> SourceSpec:
+    """NTU-60 / NTU-120 as a source. Options: `benchmark` (xsub | xview for NTU-60, xsub | xset for
+    NTU-120; split "train" reads `<benchmark>_train`, the others `<benchmark>_val`) and NTUConfig's
+    fields (clip_len, motionbert_conf_quirk, seed, ...)."""
+
+    def build(cfg: SourceConfig, path: Path | None, split: str) -> Dataset:
+        options = cfg.reader_options()
+        benchmark = options.pop("benchmark", "xsub")
+        if benchmark not in BENCHMARKS[dataset]:
+            raise ValueError(f"{dataset} has the benchmarks {BENCHMARKS[dataset]}; got {benchmark!r}")
+        config = NTUConfig(path=str(path), split=f"{benchmark}_{'train' if split == 'train' else 'val'}",
+                           num_classes=CLASS_COUNTS[dataset], **options)  # fmt: skip
+        return NTUAction(config, load_pickle_once(require_file(path, f"{dataset} pyskl pickle", ANCHOR)))
+
+    return SourceSpec(build, dataset, has_3d=False, eval_split="val")
+
+
+def _check(path: Path, row: CheckResult, max_files: int | None) -> list[CheckResult]:
+    data = load_pickle(path)
+    splits = data.get("split") if isinstance(data, dict) else None
+    if not isinstance(splits, dict) or not splits:
+        raise DataFormatError(path, "missing or empty 'split' dict")
+    for split in sorted(splits):
+        note_split(row, split, NTUAction(NTUConfig(str(path), split), data=data).report, "samples")
+    return [row]
+
+
+READER = Reader(
+    datasets=tuple(DatasetLayout(key, title, f"action/{key}_hrnet.pkl", (f"action/{key}_hrnet.pkl",), ANCHOR, _check)
+                   for key, title in (("ntu60", "NTU RGB+D 60"), ("ntu120", "NTU RGB+D 120"))),  # fmt: skip
+    sources={key: _source(key) for key in BENCHMARKS},
+)

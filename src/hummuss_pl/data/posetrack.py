@@ -28,20 +28,25 @@ import json
 import os
 from collections import defaultdict
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from torch.utils.data import Dataset
 
-from . import schema
-from .motionbert_clips import (
+from hummuss_pl.batch import sample_2d_only
+from hummuss_pl.skeleton import posetrack_to_h36m
+
+from .common import (
+    CheckResult,
     DataFormatError,
     ReadReport,
     check_scale_range,
     crop_scale,
+    note_split,
     require_file,
     require_keys,
 )
-from .skeleton import posetrack_to_h36m
+from .layout import DatasetLayout, Reader, SourceConfig, SourceSpec
 
 __all__ = ["PoseTrackConfig", "PoseTrack2D", "read_posetrack_json"]
 
@@ -137,4 +142,21 @@ class PoseTrack2D(Dataset):
 
     def __getitem__(self, index: int) -> dict:
         motion = self.motions[index]
-        return schema.sample_2d_only(motion, self.config.fps, "posetrack")
+        return sample_2d_only(motion, self.config.fps, "posetrack")
+
+
+# ------------------------------------------------------------------------------------ registry
+def _build(cfg: SourceConfig, path: Path | None, split: str) -> Dataset:
+    return PoseTrack2D(PoseTrackConfig(root=str(path), **cfg.reader_options()))
+
+
+def _check(path: Path, row: CheckResult, max_files: int | None) -> list[CheckResult]:
+    files = len(list(path.glob("*.json")))
+    note_split(row, "train", PoseTrack2D(PoseTrackConfig(str(path))).report, f"tracks ({files} files)")
+    return [row]
+
+
+READER = Reader(
+    datasets=(DatasetLayout("posetrack", "PoseTrack18", "motion2d/posetrack18_annotations/train", anchor="posetrack18", check=_check),),
+    sources={"posetrack": SourceSpec(_build, "posetrack", has_3d=False, eval_split=None)},
+)

@@ -1,7 +1,24 @@
-"""Plain-PyTorch model code (never imports lightning)."""
+"""Plain-PyTorch model code (never imports lightning; nothing of the package outside models/ but
+`hummuss_pl.skeleton` and `hummuss_pl.batch`)."""
 
+from .backbones import (
+    BACKBONE_PRESETS,
+    BackboneConfig,
+    PretrainedWeightsError,
+    backbone_as_dict,
+    build_backbone,
+    load_backbone_weights,
+    resolve_backbone,
+    supports_rate,
+)
 from .gdssm import Aggregate, BiGDSSM, UniGDSSM
-from .hummuss import HumMUSS, HumMUSSConfig, HumMUSSState, HumMUSSStreamer, SpatioTemporalLayer
+from .hummuss import (
+    HumMUSS,
+    HumMUSSConfig,
+    HumMUSSState,
+    HumMUSSStreamer,
+    SpatioTemporalLayer,
+)
 from .motionbert import (
     MotionBERT,
     MotionBERTCheckpointError,
@@ -13,9 +30,12 @@ from .motionbert import (
 )
 from .ssm import DSSM, param_groups
 from .streaming import Streamer
+from .weights import load_strict
 
 __all__ = [
     "Aggregate",
+    "BACKBONE_PRESETS",
+    "BackboneConfig",
     "BiGDSSM",
     "DSSM",
     "HumMUSS",
@@ -27,10 +47,17 @@ __all__ = [
     "MotionBERTConfig",
     "MotionBERTKVStreamer",
     "MotionBERTWindowStreamer",
+    "PretrainedWeightsError",
     "SpatioTemporalLayer",
     "Streamer",
     "UniGDSSM",
+    "backbone_as_dict",
+    "build_backbone",
     "export_motionbert_checkpoint",
+    "load_backbone_weights",
     "load_motionbert_checkpoint",
+    "load_strict",
     "param_groups",
+    "resolve_backbone",
+    "supports_rate",
 ]

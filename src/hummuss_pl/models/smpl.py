@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import io
 import pickle
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -31,13 +32,16 @@ __all__ = [
     "NUM_SMPL_JOINTS",
     "NUM_VERTICES",
     "SMPL",
+    "SMPLFiles",
     "SMPLModelFileError",
     "SMPLOutput",
     "SMPL_FLIP_PAIRS",
     "SMPL_PARENTS",
     "flip_smpl_pose",
+    "build_smpl",
     "load_smpl_model_file",
     "resolve_smpl_model_path",
+    "smpl_files",
 ]
 
 NUM_VERTICES = 6890
@@ -48,6 +52,8 @@ SMPL_PARENTS = (-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17
 # wrists, hands).
 SMPL_FLIP_PAIRS = ((1, 2), (4, 5), (7, 8), (10, 11), (13, 14), (16, 17), (18, 19), (20, 21), (22, 23))
 MODEL_FILE_NAME = "SMPL_NEUTRAL.pkl"
+H36M_REGRESSOR_FILE = "J_regressor_h36m_correct.npy"  # MotionBERT's name (SPIN/VIBE: J_regressor_h36m.npy)
+MEAN_PARAMS_FILE = "smpl_mean_params.npz"
 REQUIRED_KEYS = ("v_template", "shapedirs", "posedirs", "J_regressor", "weights", "kintree_table", "f")
 
 _WHERE_TO_GET = (
@@ -59,6 +65,21 @@ _WHERE_TO_GET = (
 
 class SMPLModelFileError(FileNotFoundError):
     """A SMPL model or regressor file is missing or unreadable; the message says where to get it."""
+
+
+@dataclass(frozen=True)
+class SMPLFiles:
+    """The SMPL files of one folder, as MotionBERT's data/mesh holds them."""
+
+    model: Path  # SMPL_NEUTRAL.pkl
+    regressor: Path  # J_regressor_h36m_correct.npy (17, 6890)
+    mean_params: Path  # smpl_mean_params.npz (SPIN's initial pose / shape)
+
+
+def smpl_files(smpl_dir: str | Path) -> SMPLFiles:
+    """Where the SMPL files are expected in `smpl_dir` (not checked here)."""
+    folder = Path(smpl_dir).expanduser()
+    return SMPLFiles(folder / MODEL_FILE_NAME, folder / H36M_REGRESSOR_FILE, folder / MEAN_PARAMS_FILE)
 
 
 class SMPLOutput(NamedTuple):
@@ -211,6 +232,17 @@ class SMPL(nn.Module):
         vertices = out.vertices * 1000.0  # (B, V, 3) m → mm
         joints = torch.einsum("jv,bvc->bjc", self.J_regressor_h36m.to(vertices.dtype), vertices)  # (B, 17, 3)
         return SMPLOutput(vertices.reshape(lead + vertices.shape[-2:]), joints.reshape(lead + (17, 3)))
+
+
+def build_smpl(smpl_dir: str | Path, owner: str) -> SMPL:
+    """The neutral SMPL layer from the files in `smpl_dir`; a missing file raises SMPLModelFileError
+    naming `owner` (the argument that set the folder, e.g. "MeshTask.smpl_dir") and the file."""
+    files = smpl_files(smpl_dir)
+    try:
+        return SMPL(files.model, files.regressor)
+    except SMPLModelFileError as err:
+        raise SMPLModelFileError(f"{owner}={str(smpl_dir)!r}: {err} The folder must hold {MODEL_FILE_NAME} and "
+                                 f"{H36M_REGRESSOR_FILE} (MotionBERT's data/mesh layout).") from err
 
 
 def flip_smpl_pose(pose: Tensor) -> Tensor:

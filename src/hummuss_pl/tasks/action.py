@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from hummuss_pl.data import schema
+from hummuss_pl.batch import INPUT, LABEL, NUM_CLASSES
 from hummuss_pl.metrics import TopKAccuracy
 from hummuss_pl.models.heads import ActionHead, ActionHeadConfig
 
@@ -24,8 +25,8 @@ class ActionTask(BackboneTask):
     backbone's lifting head is unused here and frozen.
 
     Args:
-        head: the classifier (num_classes must equal the data module's; checked at setup). Its
-            joint count and input width are taken from the backbone.
+        head: the classifier (num_classes must equal the data's: samples carry NUM_CLASSES, checked
+            on every batch). Its joint count and input width are taken from the backbone.
         label_smoothing: of the cross-entropy.
         reference_fps: if set, a clip runs at rate = reference_fps / its fps (NTU clips resampled to
             a fixed length have fps = 30 · T / frames), HumMUSS only. None: rate 1 (the paper).
@@ -56,18 +57,6 @@ class ActionTask(BackboneTask):
         self.accuracy = nn.ModuleDict({"train_top1": TopKAccuracy(1)})  # ("train" itself is taken by Module.train)
         self.accuracy.update({f"{s}_{name}": TopKAccuracy(k) for s in ("val", "test") for name, k in (("top1", 1), ("top5", k5))})
 
-    def head_modules(self) -> list[nn.Module]:
-        return [self.head]
-
-    def setup(self, stage: str) -> None:
-        super().setup(stage)
-        classes = getattr(self.trainer.datamodule, "num_classes", None) if self.trainer is not None else None
-        if classes is not None and classes != self.head_cfg.num_classes:
-            raise ValueError(
-                f"the data has {classes} classes but the head has {self.head_cfg.num_classes}: set "
-                f"--model.init_args.head.num_classes {classes}"
-            )
-
     def forward(self, x: Tensor, rate: float | Tensor = 1.0) -> Tensor:
         """x: (N, M, T, J, 3) → logits (N, classes); rate: float or (N,)."""
         n, m = x.shape[:2]
@@ -78,19 +67,35 @@ class ActionTask(BackboneTask):
 
     def predictions(self, batch: dict) -> dict[str, Tensor]:
         """logits (N, classes), predicted (N,) top-1 class, and label (N,) where the data has labels."""
-        logits = self(batch[schema.INPUT], self.clip_rate(batch))
+        logits = self(batch[INPUT], self.clip_rate(batch))
         out = {"logits": logits, "predicted": logits.argmax(-1)}
-        return out | ({"label": batch[schema.LABEL]} if schema.LABEL in batch else {})
+        return out | ({"label": batch[LABEL]} if LABEL in batch else {})
 
-    def _step(self, batch: dict, split: str) -> Tensor:
-        x, labels = batch[schema.INPUT], batch[schema.LABEL].long()
-        logits = self(x, self.clip_rate(batch))
-        loss = F.cross_entropy(logits, labels, label_smoothing=self.label_smoothing)
-        n = x.shape[0]
-        self.log(f"{split}/loss", loss, batch_size=n, prog_bar=split == "train")
+    def model_step(self, batch: dict) -> tuple[Tensor, Tensor, Tensor]:
+        """Logits (N, classes), labels (N,) and the cross-entropy of one batch."""
+        classes = batch.get(NUM_CLASSES)
+        if classes is not None and bool((torch.as_tensor(classes) != self.head_cfg.num_classes).any()):
+            found = sorted({int(c) for c in torch.as_tensor(classes).reshape(-1)})
+            raise ValueError(f"the data has {found[0] if len(found) == 1 else found} classes but the head has "
+                             f"{self.head_cfg.num_classes}: set --model.init_args.head.num_classes {found[0]}")  # fmt: skip
+        labels = batch[LABEL].long()
+        logits = self(batch[INPUT], self.clip_rate(batch))
+        return logits, labels, F.cross_entropy(logits, labels, label_smoothing=self.label_smoothing)
+
+    def _log_accuracy(self, logits: Tensor, labels: Tensor, split: str) -> None:
         for name in ("top1", "top5"):
             if f"{split}_{name}" in self.accuracy:
                 metric = self.accuracy[f"{split}_{name}"]
                 metric.update(logits, labels)
-                self.log(f"{split}/{name}", metric, batch_size=n, prog_bar=split != "train" and name == "top1")
+                self.log(f"{split}/{name}", metric, batch_size=len(labels), prog_bar=split != "train" and name == "top1")
+
+    def training_step(self, batch: dict, batch_idx: int) -> Tensor:
+        logits, labels, loss = self.model_step(batch)
+        self.log("train/loss", loss, batch_size=len(labels), prog_bar=True)
+        self._log_accuracy(logits, labels, "train")
         return loss
+
+    def evaluation_step(self, batch: dict, split: str) -> None:
+        logits, labels, loss = self.model_step(batch)
+        self.log(f"{split}/loss", loss, batch_size=len(labels))
+        self._log_accuracy(logits, labels, split)

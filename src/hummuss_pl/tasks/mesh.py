@@ -31,9 +31,9 @@ clip, pooled:
 
 SMPL files (licensed; never in checkpoints: the SMPL layer keeps its arrays out of state_dict):
 `smpl_dir` holds SMPL_NEUTRAL.pkl, J_regressor_h36m_correct.npy and smpl_mean_params.npz
-(MotionBERT's data/mesh). None: the data module's `smpl_dir` (DATA_ROOT/mesh by default), read when
-the Trainer sets the task up; the folder used is written into the checkpoint's hyper-parameters, so
-`MeshTask.load_from_checkpoint` finds the files again.
+(MotionBERT's data/mesh). The `hummuss` CLI gives a task without one its data module's folder
+(`attach_smpl`; DATA_ROOT/mesh by default); the folder used is written into the checkpoint's
+hyper-parameters, so `MeshTask.load_from_checkpoint` finds the files again.
 """
 
 from __future__ import annotations
@@ -43,12 +43,9 @@ from pathlib import Path
 
 import roma
 import torch
-from lightning.pytorch.utilities import rank_zero_info
 from torch import Tensor, nn
 
-from hummuss_pl.data import schema
-from hummuss_pl.data.modules.mesh import build_smpl, smpl_files
-from hummuss_pl.data.skeleton import H36M_EVAL_14, H36M_ROOT, flip_h36m
+from hummuss_pl.batch import HYBRIK_POSE, HYBRIK_SHAPE, INPUT, SMPL_POSE, SMPL_SHAPE
 from hummuss_pl.losses import MeshLossConfig, mesh_loss
 from hummuss_pl.metrics import MPJPE, MPVE, PAMPJPE
 from hummuss_pl.models.heads import (
@@ -59,7 +56,14 @@ from hummuss_pl.models.heads import (
     SMPLParams,
     load_mean_params,
 )
-from hummuss_pl.models.smpl import SMPL, SMPLOutput, flip_smpl_pose
+from hummuss_pl.models.smpl import (
+    SMPL,
+    SMPLOutput,
+    build_smpl,
+    flip_smpl_pose,
+    smpl_files,
+)
+from hummuss_pl.skeleton import H36M_EVAL_14, H36M_ROOT, flip_h36m
 
 from .base import BackboneConfig, BackboneTask, OptimConfig, allow_in_checkpoints
 
@@ -87,7 +91,7 @@ class MeshTask(BackboneTask):
             True: always causal; False: never (an error with a causal backbone).
         loss: the mesh loss weights (MotionBERT's MB_ft_pw3d by default).
         smpl_dir: folder with SMPL_NEUTRAL.pkl and J_regressor_h36m_correct.npy (+ smpl_mean_params.npz);
-            None: the data module's.
+            None: attached later with `attach_smpl` (the CLI attaches the data module's), before fitting.
         use_mean_params: start the regressor from SPIN's mean parameters (see `head`).
         flip_test: flip test-time augmentation in validation and test.
         pretrained: backbone weights to start from (a .ckpt of ours, or an official MotionBERT .bin).
@@ -132,7 +136,7 @@ class MeshTask(BackboneTask):
             self._mean_params_loaded = self.head_cfg.mean_params is not None or not use_mean_params
         self.smpl: SMPL | None = None
         if self.smpl_dir is not None:
-            self._attach_smpl(self.smpl_dir)
+            self.attach_smpl(self.smpl_dir)
         self.mpve = nn.ModuleDict({s: MPVE() for s in SPLITS})
         self.mpjpe = nn.ModuleDict({s: MPJPE(joints=H36M_EVAL_14, root=H36M_ROOT) for s in SPLITS})
         self.pa_mpjpe = nn.ModuleDict({s: PAMPJPE(joints=H36M_EVAL_14, root=H36M_ROOT) for s in SPLITS})
@@ -144,13 +148,12 @@ class MeshTask(BackboneTask):
     def uses_hybrik(self) -> bool:
         return isinstance(self.head, HybrIKFusionHead)
 
-    def head_modules(self) -> list[nn.Module]:
-        return [self.head]
-
     # ------------------------------------------------------------------------------------ SMPL
-    def _attach_smpl(self, folder: Path) -> None:
-        """Builds the SMPL layer from `folder` and, for a fresh regressor, loads the mean parameters."""
-        self.smpl = build_smpl(folder, "MeshTask.smpl_dir" if self.smpl_dir is not None else "MeshDataModule.smpl_dir")
+    def attach_smpl(self, folder: str | Path, owner: str = "MeshTask.smpl_dir") -> None:
+        """Builds the SMPL layer from the files in `folder` and, for a fresh regressor, loads the mean
+        parameters; `owner` names the argument that gave the folder, for errors."""
+        folder = Path(folder).expanduser()
+        self.smpl = build_smpl(folder, owner)
         self.smpl_dir = folder
         if not self._mean_params_loaded:
             pose, shape = load_mean_params(smpl_files(folder).mean_params)
@@ -161,16 +164,11 @@ class MeshTask(BackboneTask):
     def setup(self, stage: str) -> None:
         # Before a checkpoint is restored (Lightning restores after setup), so trained buffers win.
         if self.smpl is None:
-            datamodule = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
-            folder = getattr(datamodule, "smpl_dir", None)
-            if folder is None:
-                raise ValueError(
-                    "MeshTask needs the SMPL files: set smpl_dir (--model.init_args.smpl_dir /path/to/mesh, the folder "
-                    "with SMPL_NEUTRAL.pkl and J_regressor_h36m_correct.npy) or use a MeshDataModule with data_root "
-                    "or smpl_dir"
-                )
-            self._attach_smpl(Path(folder))
-            rank_zero_info(f"MeshTask: SMPL files from {self.smpl_dir} (the data module's smpl_dir)")
+            raise ValueError(
+                "MeshTask needs the SMPL files: set smpl_dir (--model.init_args.smpl_dir /path/to/mesh, the folder with "
+                "SMPL_NEUTRAL.pkl and J_regressor_h36m_correct.npy), or call attach_smpl(folder) before fitting (the "
+                "hummuss CLI attaches the data module's smpl_dir, DATA_ROOT/mesh by default)"
+            )
         self.smpl.to(self.device)
         super().setup(stage)
 
@@ -202,17 +200,17 @@ class MeshTask(BackboneTask):
     def _hybrik_inputs(self, batch: dict) -> tuple[Tensor | None, Tensor | None]:
         if not self.uses_hybrik:
             return None, None
-        missing = [k for k in (schema.HYBRIK_POSE, schema.HYBRIK_SHAPE) if k not in batch]
+        missing = [k for k in (HYBRIK_POSE, HYBRIK_SHAPE) if k not in batch]
         if missing:
             raise KeyError(f"MeshTask uses the HybrIK fusion head (hybrik is set) but the batch lacks {missing}: read the "
                            "+HybrIK mesh files (--data.init_args.hybrik true) or set --model.init_args.hybrik null")
-        return batch[schema.HYBRIK_POSE], batch[schema.HYBRIK_SHAPE]
+        return batch[HYBRIK_POSE], batch[HYBRIK_SHAPE]
 
     def predict_mesh(self, batch: dict, flip: bool = False) -> tuple[SMPLParams, SMPLOutput]:
         """The model's SMPL parameters for the batch's input and the mesh, vertices (N, T, 6890, 3) and
         H36M joints (N, T, 17, 3) in mm. With `flip`, the mesh is the mean of the meshes of the input
         and of the mirrored-back prediction for the mirrored input (the parameters are the input's)."""
-        x = batch[schema.INPUT]  # (N, T, 17, 3)
+        x = batch[INPUT]  # (N, T, 17, 3)
         hybrik_pose, hybrik_shape = self._hybrik_inputs(batch)
         if not flip:
             params = self(x, hybrik_pose, hybrik_shape)
@@ -230,7 +228,7 @@ class MeshTask(BackboneTask):
     @torch.no_grad()
     def target_mesh(self, batch: dict) -> SMPLOutput:
         """Ground truth: the neutral SMPL on the batch's SMPL_POSE (N, T, 72) and SMPL_SHAPE (N, T, 10)."""
-        return self.run_smpl(batch[schema.SMPL_POSE], batch[schema.SMPL_SHAPE])
+        return self.run_smpl(batch[SMPL_POSE], batch[SMPL_SHAPE])
 
     def predictions(self, batch: dict) -> dict[str, Tensor]:
         """Per clip and frame: smpl_pose (N, T, 72) axis-angle and smpl_shape (N, T, 10), the input's
@@ -249,22 +247,22 @@ class MeshTask(BackboneTask):
         self.pa_mpjpe[split].update(pred.joints, target.joints)
 
     # ------------------------------------------------------------------------------------ step
-    def _step(self, batch: dict, split: str) -> Tensor | None:
-        x = batch[schema.INPUT]
-        frames = x.shape[0] * x.shape[1]
+    def training_step(self, batch: dict, batch_idx: int) -> Tensor:
+        n = batch[INPUT].shape[0]
         target = self.target_mesh(batch)
-        if split == "train":
-            params, pred = self.predict_mesh(batch)
-            vertices = (pred.vertices, target.vertices) if self.loss_cfg.vertex_weight > 0 else (None, None)
-            terms = mesh_loss(pred.joints, target.joints, params.rotmat, batch[schema.SMPL_POSE], params.betas,
-                              batch[schema.SMPL_SHAPE], self.loss_cfg, *vertices)  # fmt: skip
-            for name, value in terms.items():
-                if name != "total":
-                    self.log(f"train/loss_{name}", value, batch_size=x.shape[0])
-            self.log("train/loss", terms["total"], batch_size=x.shape[0], prog_bar=True)
-            return terms["total"]
+        params, pred = self.predict_mesh(batch)
+        vertices = (pred.vertices, target.vertices) if self.loss_cfg.vertex_weight > 0 else (None, None)
+        terms = mesh_loss(pred.joints, target.joints, params.rotmat, batch[SMPL_POSE], params.betas,
+                          batch[SMPL_SHAPE], self.loss_cfg, *vertices)  # fmt: skip
+        for name, value in terms.items():
+            if name != "total":
+                self.log(f"train/loss_{name}", value, batch_size=n)
+        self.log("train/loss", terms["total"], batch_size=n, prog_bar=True)
+        return terms["total"]
+
+    def evaluation_step(self, batch: dict, split: str) -> None:
+        x = batch[INPUT]
         _, pred = self.predict_mesh(batch, flip=self.flip_test)
-        self.update_metrics(pred, target, split)
+        self.update_metrics(pred, self.target_mesh(batch), split)
         for name, metrics in (("mpve", self.mpve), ("mpjpe", self.mpjpe), ("pa_mpjpe", self.pa_mpjpe)):
-            self.log(f"{split}/{name}", metrics[split], batch_size=frames, prog_bar=name == "mpjpe")
-        return None
+            self.log(f"{split}/{name}", metrics[split], batch_size=x.shape[0] * x.shape[1], prog_bar=name == "mpjpe")

@@ -17,9 +17,10 @@ Evaluation (reference/datasets.md §1.4), per test window (one per valid test fr
    over the 14 joints of the official 3DHP scripts (`skeleton.H36M_3DHP_PCK_14`), pooled over all
    evaluated frames: `val/mpjpe`, `val/pck`, `val/auc` and the same under `test/`.
 
-Evaluation rate: with `eval_rate=None`, a HumMUSS backbone runs at rate k when the data module
-sub-samples the test sequences by k (`frame_step`: input at fps / k, so Δ is scaled by k);
-MotionBERT has no frame-rate parameter and runs at rate 1 (a warning says so when k > 1).
+Evaluation rate: with `eval_rate=None`, a backbone with a rate (HumMUSS) runs each window at rate k
+when the window takes every k-th frame of its sequence (FRAME_STEP in the batch: input at fps / k,
+so Δ is scaled by k); MotionBERT has no frame-rate parameter and runs at rate 1 (a warning says so
+when k > 1).
 """
 
 from __future__ import annotations
@@ -28,12 +29,20 @@ import torch
 from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor
 
-from hummuss_pl.data import schema
-from hummuss_pl.data.mpi_inf_3dhp import FRAME, SEQUENCE, TARGET_INDEX
-from hummuss_pl.data.skeleton import flip_h36m
+from hummuss_pl.batch import (
+    FRAME,
+    FRAME_STEP,
+    INPUT,
+    SCALE_MM,
+    SEQUENCE,
+    TARGET_3D,
+    TARGET_INDEX,
+    VALID,
+)
 from hummuss_pl.losses import PoseLossConfig, loss_3d
 from hummuss_pl.metrics import AUC, MPJPE, PCK, root_relative
-from hummuss_pl.models import HumMUSSConfig
+from hummuss_pl.models import supports_rate
+from hummuss_pl.skeleton import flip_h36m
 
 from .base import BackboneConfig, BackboneTask, OptimConfig, allow_in_checkpoints
 
@@ -51,8 +60,8 @@ class Pose3DTask(BackboneTask):
         loss: L_3D form ("paper": squared errors + λ·velocity; "motionbert": MPJPE + 0.5·N-MPJPE
             + 20·velocity).
         flip_test: average the prediction with the mirrored prediction of the mirrored input.
-        eval_rate: the backbone's rate at evaluation; None: the data module's `frame_step` for
-            HumMUSS, 1 for MotionBERT (which accepts no other value).
+        eval_rate: the backbone's rate at evaluation; None: each window's FRAME_STEP for HumMUSS, 1
+            for MotionBERT (which accepts no other value).
         pretrained: weights to start from (a .ckpt of ours, e.g. from PretrainTask, or an official
             MotionBERT .bin); loaded when fitting starts.
     """
@@ -70,7 +79,7 @@ class Pose3DTask(BackboneTask):
     ) -> None:
         super().__init__(backbone, optim, pretrained)
         self.save_hyperparameters()
-        self.has_rate = isinstance(self.backbone_cfg, HumMUSSConfig)
+        self.has_rate = supports_rate(self.backbone_cfg)
         if eval_rate is not None:
             if not eval_rate > 0:
                 raise ValueError(f"Pose3DTask.eval_rate must be > 0 (fps_train / fps_test) or None; got {eval_rate}")
@@ -95,20 +104,16 @@ class Pose3DTask(BackboneTask):
             self._warned.add(key)
             rank_zero_warn(message)
 
-    def _frame_step(self) -> int:
-        trainer = self._trainer
-        datamodule = getattr(trainer, "datamodule", None) if trainer is not None else None
-        return int(getattr(datamodule, "frame_step", 1))
-
-    def evaluation_rate(self) -> float:
-        """The rate the backbone runs at on test windows (see the module docstring)."""
+    def evaluation_rate(self, batch: dict) -> float | Tensor:
+        """The rate the backbone runs at on a batch of test windows (see the module docstring): a
+        float, or one rate per window (B,)."""
         if self.eval_rate is not None:
             return float(self.eval_rate)
-        step = self._frame_step()
-        if self.has_rate:
-            return float(step)
-        if step != 1:
-            self._warn_once("rate", f"the test sequences are sub-sampled by {step} but MotionBERT has no frame-rate "
+        steps = torch.as_tensor(batch.get(FRAME_STEP, 1), device=self.device).float().reshape(-1)  # (B,) or (1,)
+        if self.has_rate:  # one float when the windows agree (the usual case): kernels are cached per rate
+            return float(steps[0]) if bool((steps == steps[0]).all()) else steps
+        if bool((steps != 1).any()):
+            self._warn_once("rate", "the test windows take every k-th frame (k > 1) but MotionBERT has no frame-rate "
                                     "parameter: evaluating at rate 1 (as trained)")  # fmt: skip
         return 1.0
 
@@ -119,11 +124,11 @@ class Pose3DTask(BackboneTask):
         Returns the prediction and target at each window's `target_index`, root-relative, in mm,
         both (B, 17, 3), and which of them count (B,) bool: those whose evaluated frame is valid.
         """
-        for key in (schema.INPUT, schema.TARGET_3D, schema.VALID, schema.SCALE_MM, TARGET_INDEX):
+        for key in (INPUT, TARGET_3D, VALID, SCALE_MM, TARGET_INDEX):
             if key not in batch:
                 raise KeyError(f"Pose3DTask evaluates test windows; the batch lacks {key!r} (use Pose3DDataModule's "
-                               f"val/test loaders, whose samples have {TARGET_INDEX!r} and {schema.VALID!r})")  # fmt: skip
-        x = batch[schema.INPUT]  # (B, T, J, 3)
+                               f"val/test loaders, whose samples have {TARGET_INDEX!r} and {VALID!r})")  # fmt: skip
+        x = batch[INPUT]  # (B, T, J, 3)
         B, T = x.shape[:2]
         index = torch.as_tensor(batch[TARGET_INDEX], device=x.device).long()  # (B,)
         if self.backbone_cfg.causal and bool((index < T - 1).any()):
@@ -131,17 +136,18 @@ class Pose3DTask(BackboneTask):
                                       "'center'): the prediction sees only the past half of each window and the future "
                                       "half is unused (the model stays causal). Use anchor 'last' "
                                       "(--data.init_args.anchor last) to give it a full window of past frames.")  # fmt: skip
-        rate = self.evaluation_rate()
+        rate = self.evaluation_rate(batch)
         if self.flip_test:
-            both = self(torch.cat([x, flip_h36m(x)]), rate)  # (2B, T, J, 3): x, then its mirror image
+            both_rate = torch.cat([rate, rate]) if isinstance(rate, Tensor) else rate  # one per window of both halves
+            both = self(torch.cat([x, flip_h36m(x)]), both_rate)  # (2B, T, J, 3): x, then its mirror image
             pred = 0.5 * (both[:B] + flip_h36m(both[B:]))  # (B, T, J, 3)
         else:
             pred = self(x, rate)  # (B, T, J, 3)
         rows = torch.arange(B, device=x.device)
         pred = root_relative(pred[rows, index])  # (B, J, 3) at the evaluated frame
-        target = root_relative(batch[schema.TARGET_3D][rows, index].to(pred.dtype))  # (B, J, 3)
-        scale = torch.as_tensor(batch[schema.SCALE_MM], device=x.device).to(pred.dtype)[:, None, None]  # (B, 1, 1) mm per unit
-        keep = torch.as_tensor(batch[schema.VALID], device=x.device).bool()[rows, index]  # (B,)
+        target = root_relative(batch[TARGET_3D][rows, index].to(pred.dtype))  # (B, J, 3)
+        scale = torch.as_tensor(batch[SCALE_MM], device=x.device).to(pred.dtype)[:, None, None]  # (B, 1, 1) mm per unit
+        keep = torch.as_tensor(batch[VALID], device=x.device).bool()[rows, index]  # (B,)
         return pred * scale, target * scale, keep
 
     def predictions(self, batch: dict) -> dict[str, Tensor | list]:
@@ -151,21 +157,21 @@ class Pose3DTask(BackboneTask):
         pred, _, keep = self.predict_windows(batch)
         return {"pose_3d_mm": pred, "valid": keep, SEQUENCE: batch[SEQUENCE], FRAME: batch[FRAME]}
 
-    # ------------------------------------------------------------------------------------ step
-    def _step(self, batch: dict, split: str) -> Tensor | None:
-        if split == "train":
-            x = batch[schema.INPUT]  # (B, T, J, 3), flipped at random by the data module
-            pred = root_relative(self(x))  # (B, T, J, 3); training clips run at rate 1
-            terms = loss_3d(pred, root_relative(batch[schema.TARGET_3D].to(pred.dtype)), self.loss_cfg)
-            for name, value in terms.items():
-                if name != "total":
-                    self.log(f"train/loss_{name}", value, batch_size=x.shape[0])
-            self.log("train/loss", terms["total"], batch_size=x.shape[0], prog_bar=True)
-            return terms["total"]
+    # ------------------------------------------------------------------------------------ steps
+    def training_step(self, batch: dict, batch_idx: int) -> Tensor:
+        x = batch[INPUT]  # (B, T, J, 3), flipped at random by the data module
+        pred = root_relative(self(x))  # (B, T, J, 3); training clips run at rate 1
+        terms = loss_3d(pred, root_relative(batch[TARGET_3D].to(pred.dtype)), self.loss_cfg)
+        for name, value in terms.items():
+            if name != "total":
+                self.log(f"train/loss_{name}", value, batch_size=x.shape[0])
+        self.log("train/loss", terms["total"], batch_size=x.shape[0], prog_bar=True)
+        return terms["total"]
+
+    def evaluation_step(self, batch: dict, split: str) -> None:
         pred, target, keep = self.predict_windows(batch)
         count = int(keep.sum())
         if count:
             for name, metrics in (("mpjpe", self.mpjpe), ("pck", self.pck), ("auc", self.auc)):
                 metrics[split].update(pred[keep], target[keep])
                 self.log(f"{split}/{name}", metrics[split], batch_size=count, prog_bar=name == "mpjpe")
-        return None

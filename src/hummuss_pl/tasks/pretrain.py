@@ -11,13 +11,11 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from hummuss_pl.data import schema
+from hummuss_pl.batch import CLEAN_INPUT, HAS_3D, INPUT, SCALE_MM, TARGET_3D
 from hummuss_pl.losses import PoseLossConfig, loss_2d, loss_3d
 from hummuss_pl.metrics import MPJPE, root_relative
 
 from .base import BackboneConfig, BackboneTask, OptimConfig, allow_in_checkpoints
-
-from hummuss_pl.data.modules.pretrain import CLEAN_INPUT
 
 allow_in_checkpoints(PoseLossConfig)
 
@@ -62,28 +60,44 @@ class PretrainTask(BackboneTask):
     def predictions(self, batch: dict) -> dict[str, Tensor]:
         """pose_3d (B, T, 17, 3): root-relative 3D in the data's normalised units; scale_mm (B,): mm
         per unit (1.0 for sources without a metric scale)."""
-        pred = root_relative(self(batch[schema.INPUT], self.clip_rate(batch)))  # (B, T, J, 3)
-        return {"pose_3d": pred, "scale_mm": batch[schema.SCALE_MM]}
+        pred = root_relative(self(batch[INPUT], self.clip_rate(batch)))  # (B, T, J, 3)
+        return {"pose_3d": pred, "scale_mm": batch[SCALE_MM]}
 
-    def _step(self, batch: dict, split: str) -> Tensor:
-        x = batch[schema.INPUT]  # (B, T, J, 3), corrupted during training
+    def model_step(self, batch: dict) -> dict[str, Tensor]:
+        """Forward and losses of one batch, for training and evaluation alike: pred (B, T, J, 3) and the
+        3D targets of the 3D-labelled samples (b, T, J, 3), both root-relative; has_3d (B,); loss (the
+        total) and, where the batch has such samples, loss_3d and loss_2d."""
+        x = batch[INPUT]  # (B, T, J, 3), corrupted during training
         pred = root_relative(self(x, self.clip_rate(batch)))  # (B, T, J, 3)
-        has_3d = batch[schema.HAS_3D].bool()
-        total = pred.new_zeros(())
+        has_3d = batch[HAS_3D].bool()
+        out = {"pred": pred, "has_3d": has_3d, "target_3d": root_relative(batch[TARGET_3D][has_3d]), "loss": pred.new_zeros(())}
         if has_3d.any():
-            target = root_relative(batch[schema.TARGET_3D][has_3d])
-            terms = loss_3d(pred[has_3d], target, self.loss_cfg)
-            total = total + terms["total"]
-            self.log(f"{split}/loss_3d", terms["total"], batch_size=int(has_3d.sum()))
-            if split in self.mpjpe:
-                scale = batch[schema.SCALE_MM][has_3d].to(pred.dtype)[:, None, None, None]  # mm per unit
-                self.mpjpe[split].update(pred[has_3d] * scale, target * scale)
-                self.log(f"{split}/mpjpe", self.mpjpe[split], batch_size=int(has_3d.sum()))
+            out["loss_3d"] = loss_3d(pred[has_3d], out["target_3d"], self.loss_cfg)["total"]
+            out["loss"] = out["loss"] + out["loss_3d"]
         if (~has_3d).any():
             clean = batch.get(CLEAN_INPUT, x)[~has_3d]  # (b, T, J, 3) clean 2D + confidence
             target_2d = clean[..., :2] - clean[..., :1, :2]  # root-relative, as the 3D
-            terms = loss_2d(pred[~has_3d], target_2d, clean[..., 2], self.loss_cfg)
-            total = total + self.loss_2d_weight * terms["total"]
-            self.log(f"{split}/loss_2d", terms["total"], batch_size=int((~has_3d).sum()))
-        self.log(f"{split}/loss", total, batch_size=x.shape[0], prog_bar=split == "train")
-        return total
+            out["loss_2d"] = loss_2d(pred[~has_3d], target_2d, clean[..., 2], self.loss_cfg)["total"]
+            out["loss"] = out["loss"] + self.loss_2d_weight * out["loss_2d"]
+        return out
+
+    def _log_losses(self, out: dict[str, Tensor], split: str) -> None:
+        has_3d = out["has_3d"]
+        counts = {"loss_3d": int(has_3d.sum()), "loss_2d": int((~has_3d).sum()), "loss": len(has_3d)}
+        for name, count in counts.items():
+            if name in out:
+                self.log(f"{split}/{name}", out[name], batch_size=count, prog_bar=split == "train" and name == "loss")
+
+    def training_step(self, batch: dict, batch_idx: int) -> Tensor:
+        out = self.model_step(batch)
+        self._log_losses(out, "train")
+        return out["loss"]
+
+    def evaluation_step(self, batch: dict, split: str) -> None:
+        out = self.model_step(batch)
+        self._log_losses(out, split)
+        has_3d = out["has_3d"]
+        if has_3d.any():
+            scale = batch[SCALE_MM][has_3d].to(out["pred"].dtype)[:, None, None, None]  # mm per unit
+            self.mpjpe[split].update(out["pred"][has_3d] * scale, out["target_3d"] * scale)
+            self.log(f"{split}/mpjpe", self.mpjpe[split], batch_size=int(has_3d.sum()))

@@ -1,19 +1,19 @@
-"""LightningDataModules for pretraining and the downstream tasks."""
+"""LightningDataModules for pretraining and the downstream tasks; each chooses its data by source name
+(`hummuss_pl.data.registry.SOURCES`)."""
 
+from ..layout import SourceConfig
+from ..registry import SOURCES
 from .action import ActionDataModule
-from .base import SOURCES, SourceConfig, register_source
 from .mesh import MeshDataModule
 from .pose3d import Pose3DDataModule
-from .pretrain import CLEAN_INPUT, Phase, PretrainDataModule
+from .pretrain import Phase, PretrainDataModule
 
 __all__ = [
     "ActionDataModule",
-    "CLEAN_INPUT",
     "MeshDataModule",
     "Phase",
     "Pose3DDataModule",
     "PretrainDataModule",
     "SOURCES",
     "SourceConfig",
-    "register_source",
 ]

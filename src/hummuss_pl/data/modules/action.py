@@ -1,37 +1,35 @@
-"""Action recognition data: NTU RGB+D 60/120 (pyskl pickles) or the synthetic corpus."""
+"""Action recognition data: NTU RGB+D 60/120 (pyskl pickles) or the synthetic corpus, by source name."""
 
 from __future__ import annotations
 
-from dataclasses import replace
-from typing import Literal
+from dataclasses import asdict
+from typing import Any, Literal
 
 from lightning.pytorch.utilities import rank_zero_info
 from torch.utils.data import DataLoader, Dataset
 
-from ..check import dataset_path
-from ..motionbert_clips import load_pickle, require_file
-from ..ntu import ANCHOR, NTUAction, NTUConfig
-from ..synthetic import SyntheticConfig, SyntheticMotion
+from ..layout import SourceConfig
+from ..ntu import BENCHMARKS
+from ..registry import build_source, source_spec
+from ..synthetic import SOURCE_NAME as SYNTHETIC
+from ..synthetic import SyntheticConfig
 from .base import _SourceDataModule
 
 __all__ = ["ActionDataModule"]
 
-BENCHMARKS = {"ntu60": ("xsub", "xview"), "ntu120": ("xsub", "xset")}
-NUM_CLASSES = {"ntu60": 60, "ntu120": 120}
-
 
 class ActionDataModule(_SourceDataModule):
-    """NTU training and validation splits of one benchmark, samples (2, T, 17, 3) + LABEL.
+    """Training and validation splits of one action source, samples (2, T, 17, 3) + LABEL + NUM_CLASSES.
 
     Args:
         data_root: the layout of docs/DATA.md (reads action/ntu60_hrnet.pkl or ntu120_hrnet.pkl).
         path: the pyskl pickle itself, instead of data_root.
-        dataset / benchmark: "ntu60" with "xsub" | "xview", or "ntu120" with "xsub" | "xset";
-            trains on `<benchmark>_train`, validates and tests on `<benchmark>_val`.
+        dataset / benchmark: the source, "ntu60" with "xsub" | "xview", or "ntu120" with "xsub" |
+            "xset"; trains on `<benchmark>_train`, validates and tests on `<benchmark>_val`.
         clip_len: frames every sample is resampled to (MotionBERT: 243).
         motionbert_conf_quirk: keep confidences in COCO order as MotionBERT does (its issue #132);
             the default converts them with the joints (see data/ntu.py).
-        synthetic: train and validate on the synthetic corpus (`synthetic_corpus`, action layout)
+        synthetic: train and validate on the source "synthetic" (`synthetic_corpus`, action layout)
             instead of NTU; its classes are the corpus's.
         batch_size / eval_batch_size: per device (training needs >= 2: the head has BatchNorm).
         seed: batch order, the training resampling and the per-item augmentation (random_move, crop
@@ -64,39 +62,32 @@ class ActionDataModule(_SourceDataModule):
             raise ValueError("give either data_root / path (NTU) or synthetic=true, not both or neither")
         if synthetic and synthetic_corpus.layout != "action":
             raise ValueError("synthetic_corpus must have layout='action' (two persons per sample)")
+        self.source = SYNTHETIC if synthetic else dataset
         self.data_root, self.path, self.dataset, self.benchmark = data_root, path, dataset, benchmark
         self.clip_len, self.quirk, self.synthetic = clip_len, motionbert_conf_quirk, synthetic
         self.corpus = synthetic_corpus
         self.eval_batch_size = eval_batch_size or batch_size
-        self._log_sources(["synthetic" if synthetic else dataset])
+        self._log_sources([self.source])
         self._train: Dataset | None = None
         self._val: Dataset | None = None
 
-    @property
-    def num_classes(self) -> int:
-        return len(self.corpus.classes) if self.synthetic else NUM_CLASSES[self.dataset]
+    def source_config(self) -> SourceConfig:
+        """The source with the options this module's arguments stand for."""
+        options: dict[str, Any]
+        if self.source == SYNTHETIC:
+            options = {k: v for k, v in asdict(self.corpus).items() if k not in ("split", "clip_len")}
+            return SourceConfig(self.source, clip_len=self.corpus.clip_len, options=options)
+        options = {"benchmark": self.benchmark, "motionbert_conf_quirk": self.quirk, "seed": self.seed}
+        return SourceConfig(self.source, clip_len=self.clip_len, path=self.path, options=options)
 
     def setup(self, stage: str) -> None:
         if self._val is not None:
             return
-        if self.synthetic:
-            self._train = SyntheticMotion(replace(self.corpus, split="train"))
-            self._val = SyntheticMotion(replace(self.corpus, split="val", num_clips=max(1, self.corpus.num_clips // 8)))
+        source = self.source_config()
+        self._train = build_source(source, self.data_root, "train")
+        self._val = build_source(source, self.data_root, source_spec(source).eval_split)
+        if hasattr(self._train, "describe"):  # the synthetic corpus announces itself
             rank_zero_info(self._train.describe())
-            return
-        path = self.path or str(dataset_path(self.data_root, self.dataset))
-        data = load_pickle(require_file(path, f"{self.dataset} pyskl pickle", ANCHOR))  # read once for both splits
-
-        def split(name: str) -> NTUAction:
-            cfg = NTUConfig(path=path, split=f"{self.benchmark}_{name}", clip_len=self.clip_len,
-                            motionbert_conf_quirk=self.quirk, seed=self.seed)  # fmt: skip
-            return NTUAction(cfg, data)
-
-        self._train, self._val = split("train"), split("val")
-        for ds in (self._train, self._val):
-            labels = [s["label"] for s in ds.samples]
-            if labels and not 0 <= min(labels) <= max(labels) < self.num_classes:
-                raise ValueError(f"{path}: labels {min(labels)}..{max(labels)} do not fit {self.dataset}'s {self.num_classes} classes")
 
     def train_dataloader(self) -> DataLoader:
         return self._loader([self._train], None, train=True)

@@ -1,6 +1,7 @@
 """Mesh-recovery data: 3DPW + COCO (+ H36M) as MotionBERT's mesh fine-tuning (paper §5.2, Table 2).
 
-Sources (MotionBERT `MB_ft_pw3d.yaml`; files under DATA_ROOT/mesh/, `data.check.LAYOUT`):
+Sources (MotionBERT `MB_ft_pw3d.yaml`; files under DATA_ROOT/mesh/, registry sources "mesh_pw3d",
+"mesh_coco", "mesh_h36m" and their "_hybrik" variants):
 
     3DPW   mesh_det_pw3d.pkl            clips of `clip_len` (16) frames, stride `train_stride` (8)
     COCO   mesh_det_coco.pkl            single frames (T = 1)                    `use_coco`
@@ -22,64 +23,36 @@ Training augmentation (`flip_train`): each clip is mirrored with probability 0.5
 
 SMPL files (`smpl_dir`, default DATA_ROOT/mesh, MotionBERT's data/mesh): SMPL_NEUTRAL.pkl,
 J_regressor_h36m_correct.npy and smpl_mean_params.npz. This module only needs them for synthetic
-data; it tells the task where they are (`MeshTask(smpl_dir=None)` takes them from here).
+data; the task needs them too (`MeshTask.smpl_dir`; the `hummuss` CLI passes this module's folder
+to the task when the task's is unset).
 
-Synthetic data (`synthetic=True`, no dataset needed, the SMPL files are): 3DPW-like videos and
-COCO-like images from `data.synthetic_mesh`, written as mesh pickles to a temporary folder and read
-back with the same reader as real data. Samples say SOURCE "synthetic_pw3d" / "synthetic_coco" and
-the log announces the synthetic corpus.
+Synthetic data (`synthetic=True`, no dataset needed, the SMPL files are): the sources
+"synthetic_pw3d" and "synthetic_coco" (3DPW-like videos and COCO-like images from
+`data.synthetic.mesh`, built in memory in the mesh files' format and read with the same reader as
+real data). Samples say SOURCE "synthetic_pw3d" / "synthetic_coco" and the log announces the
+synthetic corpus.
 """
 
 from __future__ import annotations
 
-import tempfile
-from dataclasses import dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
 from lightning.pytorch.utilities import rank_zero_info
 from torch.utils.data import DataLoader, Dataset
 
-from ...models.smpl import MODEL_FILE_NAME, SMPL, SMPLModelFileError, flip_smpl_pose
-from .. import schema
-from ..check import dataset_path
+from hummuss_pl.batch import HYBRIK_POSE, INPUT, SMPL_POSE
+from hummuss_pl.models.smpl import H36M_REGRESSOR_FILE, MODEL_FILE_NAME, build_smpl, flip_smpl_pose
+
 from ..corruption import random_flip
-from ..mesh import MeshClips, MeshConfig
-from ..motionbert_clips import load_pickle
-from ..synthetic import SOURCE_NAME, SYNTHETIC_NOTICE
-from ..synthetic_mesh import SyntheticMeshConfig, write_synthetic_mesh
+from ..layout import SourceConfig
+from ..registry import build_source, dataset_path
+from ..synthetic import SYNTHETIC_NOTICE
+from ..synthetic.mesh import SyntheticMeshConfig
 from .base import _SourceDataModule
 
-__all__ = ["H36M_REGRESSOR_FILE", "MEAN_PARAMS_FILE", "MeshDataModule", "SMPLFiles", "build_smpl", "smpl_files"]
-
-H36M_REGRESSOR_FILE = "J_regressor_h36m_correct.npy"  # MotionBERT's name (SPIN/VIBE: J_regressor_h36m.npy)
-MEAN_PARAMS_FILE = "smpl_mean_params.npz"
-
-
-@dataclass(frozen=True)
-class SMPLFiles:
-    """The SMPL files of MotionBERT's data/mesh folder."""
-
-    model: Path  # SMPL_NEUTRAL.pkl
-    regressor: Path  # J_regressor_h36m_correct.npy (17, 6890)
-    mean_params: Path  # smpl_mean_params.npz (SPIN's initial pose / shape)
-
-
-def smpl_files(smpl_dir: str | Path) -> SMPLFiles:
-    """Where the SMPL files are expected in `smpl_dir` (not checked here)."""
-    folder = Path(smpl_dir).expanduser()
-    return SMPLFiles(folder / MODEL_FILE_NAME, folder / H36M_REGRESSOR_FILE, folder / MEAN_PARAMS_FILE)
-
-
-def build_smpl(smpl_dir: str | Path, owner: str) -> SMPL:
-    """The neutral SMPL layer from `smpl_dir`; a missing file raises SMPLModelFileError naming `owner`
-    (the argument that set the folder) and the file."""
-    files = smpl_files(smpl_dir)
-    try:
-        return SMPL(files.model, files.regressor)
-    except SMPLModelFileError as err:
-        raise SMPLModelFileError(f"{owner}={str(smpl_dir)!r}: {err} The folder must hold {MODEL_FILE_NAME} and "
-                                 f"{H36M_REGRESSOR_FILE} (MotionBERT's data/mesh layout).") from err
+__all__ = ["MeshDataModule"]
 
 
 class MeshDataModule(_SourceDataModule):
@@ -175,26 +148,13 @@ class MeshDataModule(_SourceDataModule):
         """Training sources in loader order: pw3d, then coco, then h36m (those in use)."""
         return ["pw3d"] + (["coco"] if self.use_coco else []) + (["h36m"] if self.use_h36m else [])
 
-    def _file(self, root: str | Path, name: str) -> str:
-        return str(dataset_path(root, f"mesh_{name}" + ("_hybrik" if self.hybrik else "")))
-
-    # ------------------------------------------------------------------------------------ datasets
-    def _read(self, root: str | Path, stages: set[str]) -> None:
-        hybrik = True if self.hybrik else None  # HybrIK keys required in HybrIK files; plain files: whatever is there
-        needed = {"pw3d": {"train", "test"} if "fit" in stages else {"test"}}
-        if "fit" in stages:
-            needed.update({name: {"train"} for name in self.sources[1:]})
-        for name, splits in needed.items():
-            path = self._file(root, name)
-            data = load_pickle(path) if Path(path).is_file() else None  # once for both splits (missing: the reader says so)
-            for split in sorted(splits, reverse=True):  # train, then test
-                config = MeshConfig(path, split, dataset=name, clip_len=self.clip_len, hybrik=hybrik,
-                                    stride=self.train_stride if split == "train" else None)
-                dataset = MeshClips(config, data=data, source=f"{SOURCE_NAME}_{name}" if self.synthetic else None)
-                if split == "train":
-                    self.train_sets[name] = dataset
-                else:
-                    self.test_set = dataset
+    def source_config(self, name: str, split: str) -> SourceConfig:
+        """The registry source of dataset `name` (pw3d, coco, h36m) with this module's options."""
+        stride = self.train_stride if split == "train" else None  # test: non-overlapping clips
+        if self.synthetic:
+            options = {"smpl_dir": str(self.smpl_dir), "hybrik": self.hybrik, "mesh": asdict(self.synthetic_mesh), "stride": stride}
+            return SourceConfig(f"synthetic_{name}", clip_len=self.clip_len, options=options)
+        return SourceConfig(f"mesh_{name}" + ("_hybrik" if self.hybrik else ""), clip_len=self.clip_len, options={"stride": stride})
 
     def setup(self, stage: str) -> None:
         trainer = self.trainer
@@ -211,16 +171,13 @@ class MeshDataModule(_SourceDataModule):
         if not stages:
             return
         if self.synthetic:
-            smpl = build_smpl(self.smpl_dir, "MeshDataModule.smpl_dir")
-            with tempfile.TemporaryDirectory(prefix="hummuss_synthetic_mesh_") as folder:
-                rank_zero_info(f"{SYNTHETIC_NOTICE}: synthetic 3DPW-like videos and COCO-like images, meshes from "
-                               f"{smpl.model_path} ({self.synthetic_mesh})")
-                write_synthetic_mesh(folder, smpl, self.synthetic_mesh, hybrik=self.hybrik,
-                                     datasets=("pw3d", "coco") if self.use_coco else ("pw3d",))
-                self._read(folder, stages)  # the readers keep everything in memory; the files go
-        else:
-            self._read(self.data_root, stages)
+            build_smpl(self.smpl_dir, "MeshDataModule.smpl_dir")  # the files are there and readable, before generating
+            rank_zero_info(f"{SYNTHETIC_NOTICE}: synthetic 3DPW-like videos and COCO-like images, meshes from "
+                           f"{self.smpl_dir} ({self.synthetic_mesh})")  # fmt: skip
+        if "test" in stages:
+            self.test_set = build_source(self.source_config("pw3d", "test"), self.data_root, "test")
         if "fit" in stages:
+            self.train_sets = {name: build_source(self.source_config(name, "train"), self.data_root, "train") for name in self.sources}
             for name in self.sources:
                 size, need = len(self.train_sets[name]), self._batch_size_of(name)
                 if size < need:
@@ -251,9 +208,9 @@ class MeshDataModule(_SourceDataModule):
     def flip_batch(self, batch: dict, generator: torch.Generator | None = None) -> dict:
         """Mirrors each clip with probability 0.5: INPUT (x negated, left/right swapped) and the SMPL
         poses (GT and HybrIK) with `flip_smpl_pose`; shapes are unchanged by a mirror."""
-        x, _, flipped = random_flip(batch[schema.INPUT], None, 0.5, generator)
-        out = {**batch, schema.INPUT: x}
-        for key in (schema.SMPL_POSE, schema.HYBRIK_POSE):
+        x, _, flipped = random_flip(batch[INPUT], None, 0.5, generator)
+        out = {**batch, INPUT: x}
+        for key in (SMPL_POSE, HYBRIK_POSE):
             if key in batch:
                 pose = batch[key]  # (B, T, 72)
                 out[key] = torch.where(flipped.view(-1, 1, 1), flip_smpl_pose(pose), pose)

@@ -12,44 +12,50 @@ windows (there is no separate 3DHP validation split; P-STMO and MotionBERT evalu
 every epoch).
 
 Frame-rate study (paper Fig. 5): `frame_step=k` builds every window from every k-th frame of the
-test sequence around the same valid frames, i.e. the test videos at fps / k. The task reads
-`frame_step` to pick its evaluation rate (HumMUSS: rate k).
+test sequence around the same valid frames, i.e. the test videos at fps / k. Each window says so
+in the batch (FRAME_STEP), and the task picks its evaluation rate from it (HumMUSS: rate k).
 
-Synthetic data (`synthetic=True`, no dataset needed): training clips from `SyntheticMotion`; for
-evaluation, held-out synthetic sequences (split "test", disjoint subjects) are cut into windows by
-the *same* `MPI3DHPTestWindows` code (every frame valid), so the task's evaluation path is the one
-used for 3DHP. Samples say SOURCE == "synthetic" and the corpus is announced in the log.
+Data is chosen by source name (`data.registry`): "mpi_inf_3dhp" (default) or "synthetic" (no
+dataset needed: training clips from `SyntheticMotion`; for evaluation, held-out synthetic sequences,
+split "test", disjoint subjects, cut into windows by the same `data.windows` code as 3DHP, every
+frame valid), or any other source that has held-out sequences. Samples say their SOURCE, and the
+synthetic corpus is announced in the log.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
-from typing import Literal
+from dataclasses import asdict
+from typing import Any
 
-import numpy as np
 import torch
 from lightning.pytorch.utilities import rank_zero_info
 from torch.utils.data import DataLoader, Dataset
 
-from .. import schema
+from hummuss_pl.batch import INPUT, TARGET_3D
+
 from ..corruption import random_flip
-from ..mpi_inf_3dhp import MPI3DHPConfig, MPI3DHPTestWindows, MPISequence
-from ..synthetic import SOURCE_NAME, SyntheticConfig, SyntheticMotion
-from .base import SourceConfig, _SourceDataModule, build_source
+from ..layout import SourceConfig
+from ..registry import build_source, build_windows, source_spec
+from ..synthetic import SOURCE_NAME as SYNTHETIC
+from ..synthetic import SyntheticConfig
+from ..windows import Anchor, WindowSpec
+from .base import _SourceDataModule
 
 __all__ = ["Pose3DDataModule"]
 
-Anchor = Literal["center", "last"]
-
 
 class Pose3DDataModule(_SourceDataModule):
-    """MPI-INF-3DHP training clips and test windows (or the synthetic stand-in).
+    """Training clips and evaluation windows of one source: MPI-INF-3DHP or the synthetic stand-in.
 
     Args:
-        data_root: the data folder of docs/DATA.md (reads mpi_inf_3dhp/data_{train,test}_3dhp.npz).
-        synthetic: use the synthetic corpus instead of 3DHP (then leave data_root unset).
+        data_root: the data folder of docs/DATA.md (3DHP: mpi_inf_3dhp/data_{train,test}_3dhp.npz).
+        source: the source to train and evaluate on (`data.registry.SOURCES`; it must have held-out
+            sequences to cut test windows from): "mpi_inf_3dhp" (default) or "synthetic".
+        source_options: further options of that source's reader (e.g. {"test_fps": {...}} for 3DHP).
+        synthetic: shorthand for source "synthetic" (then leave data_root unset).
         clip_len: frames per training clip and per test window (paper: 243; 81 and 27 also studied).
-        train_stride: frames between the starts of consecutive training clips (MotionBERT: 81).
+        train_stride: frames between the starts of consecutive training clips cut from sequences
+            (3DHP; MotionBERT: 81). The synthetic corpus renders whole clips and has no stride.
         anchor: where the evaluated frame sits in its test window: "center" (the published protocol)
             or "last" (the window holds only past frames: the setting for a causal backbone).
         frame_step: build test windows from every k-th frame (the frame-rate study); 1 = as recorded.
@@ -57,7 +63,7 @@ class Pose3DDataModule(_SourceDataModule):
         batch_size: training batch per device; eval_batch_size: per device for the test windows
             (None: batch_size).
         num_workers: DataLoader processes; seed: batch order and training flips (nothing global).
-        synthetic_corpus: the synthetic training corpus (clip_len and split are set from here; the
+        synthetic_corpus: the synthetic source's corpus (clip_len and split are set from here; the
             default: 2048 clips seen by perspective cameras, as 3DHP's 2D is).
         synthetic_test_sequences, synthetic_test_frames: the held-out synthetic sequences cut into
             test windows (one window per frame: sequences × frames samples).
@@ -66,6 +72,8 @@ class Pose3DDataModule(_SourceDataModule):
     def __init__(
         self,
         data_root: str | None = None,
+        source: str | None = None,
+        source_options: dict[str, Any] | None = None,
         synthetic: bool = False,
         clip_len: int = 243,
         train_stride: int = 81,
@@ -81,68 +89,60 @@ class Pose3DDataModule(_SourceDataModule):
         synthetic_test_frames: int = 256,
     ) -> None:
         super().__init__(batch_size, num_workers, seed)
-        if synthetic and data_root is not None:
-            raise ValueError("Pose3DDataModule: give either data_root (MPI-INF-3DHP) or synthetic=True, not both")
-        if not synthetic and data_root is None:
+        if synthetic and source not in (None, SYNTHETIC):
+            raise ValueError(f"Pose3DDataModule: synthetic=True means source {SYNTHETIC!r}; got source={source!r}")
+        self.source = source or (SYNTHETIC if synthetic else "mpi_inf_3dhp")
+        reads_files = source_spec(SourceConfig(self.source)).dataset is not None
+        if not reads_files and data_root is not None:
+            raise ValueError(f"Pose3DDataModule: source {self.source!r} reads no files: give either data_root (for a "
+                             "dataset such as mpi_inf_3dhp) or synthetic=True, not both")  # fmt: skip
+        if reads_files and data_root is None:
             raise ValueError(
-                "Pose3DDataModule needs data_root, the folder holding mpi_inf_3dhp/data_train_3dhp.npz and "
-                "data_test_3dhp.npz (docs/DATA.md; --data.init_args.data_root /data), or synthetic=True to run "
-                "without a dataset"
+                f"Pose3DDataModule needs data_root for source {self.source!r}: for 3DHP the folder holding "
+                "mpi_inf_3dhp/data_train_3dhp.npz and data_test_3dhp.npz (docs/DATA.md; --data.init_args.data_root "
+                "/data), or synthetic=True to run without a dataset"
             )
         for name, value in (("clip_len", clip_len), ("train_stride", train_stride), ("frame_step", frame_step),
                             ("synthetic_test_sequences", synthetic_test_sequences),
                             ("synthetic_test_frames", synthetic_test_frames)):  # fmt: skip
             if int(value) != value or value < 1:
                 raise ValueError(f"Pose3DDataModule.{name} must be a positive integer; got {value!r}")
-        if anchor not in ("center", "last"):
-            raise ValueError(f'Pose3DDataModule.anchor must be "center" or "last"; got {anchor!r}')
+        self.windows = WindowSpec(clip_len, anchor, frame_step)
         if eval_batch_size is not None and eval_batch_size < 1:
             raise ValueError(f"Pose3DDataModule.eval_batch_size must be >= 1 or None (= batch_size); got {eval_batch_size}")
-        self.data_root, self.synthetic = data_root, synthetic
+        self.data_root, self.source_options = data_root, dict(source_options or {})
         self.clip_len, self.train_stride, self.anchor, self.frame_step = clip_len, train_stride, anchor, frame_step
         self.flip_train, self.eval_batch_size = flip_train, eval_batch_size or batch_size
         self.synthetic_corpus = synthetic_corpus
-        self._log_sources(["synthetic" if synthetic else "mpi_inf_3dhp"])
         self.synthetic_test_sequences, self.synthetic_test_frames = synthetic_test_sequences, synthetic_test_frames
+        self._log_sources([self.source])
         self.train_set: Dataset | None = None
         self.test_windows: Dataset | None = None
 
     # ------------------------------------------------------------------------------------ datasets
-    def _build_train(self) -> Dataset:
-        if self.synthetic:
-            corpus = SyntheticMotion(replace(self.synthetic_corpus, split="train", clip_len=self.clip_len))
-            rank_zero_info(corpus.describe())
-            return corpus
-        source = SourceConfig("mpi_inf_3dhp", clip_len=self.clip_len, options={"stride": self.train_stride})
-        return build_source(source, self.data_root, "train")
-
-    def _build_test(self) -> Dataset:
-        if not self.synthetic:
-            options = {"anchor": self.anchor, "frame_step": self.frame_step}
-            return build_source(SourceConfig("mpi_inf_3dhp", clip_len=self.clip_len, options=options), self.data_root, "test")
-        held_out = replace(self.synthetic_corpus, split="test", num_clips=self.synthetic_test_sequences,
-                           clip_len=self.synthetic_test_frames)  # fmt: skip
-        corpus = SyntheticMotion(held_out)
-        rank_zero_info(f"test windows from {corpus.describe()}")
-        sequences = []
-        for i in range(len(corpus)):
-            item = corpus[i]
-            frames = len(item[schema.INPUT])
-            sequences.append(MPISequence(f"synthetic test {i}", item[schema.INPUT], item[schema.TARGET_3D],
-                                         float(item[schema.FPS]), float(item[schema.SCALE_MM]), np.ones(frames, bool)))  # fmt: skip
-        config = MPI3DHPConfig(root="<synthetic>", split="test", clip_len=self.clip_len, anchor=self.anchor, frame_step=self.frame_step)
-        return MPI3DHPTestWindows(config, sequences, source=SOURCE_NAME)
+    def source_config(self) -> SourceConfig:
+        """The source as this module configures it: its clip length, and the options this module's
+        arguments stand for (the synthetic corpus and its held-out sequences; 3DHP's stride)."""
+        if self.source == SYNTHETIC:
+            corpus = {k: v for k, v in asdict(self.synthetic_corpus).items() if k not in ("split", "clip_len")}
+            options = corpus | {"test_sequences": self.synthetic_test_sequences, "test_frames": self.synthetic_test_frames}
+        else:
+            options = {"stride": self.train_stride}
+        return SourceConfig(self.source, clip_len=self.clip_len, options=options | self.source_options)
 
     def setup(self, stage: str) -> None:
         if stage == "fit" and self.train_set is None:
-            self.train_set = self._build_train()
+            self.train_set = build_source(self.source_config(), self.data_root, "train")
+            if hasattr(self.train_set, "describe"):  # the synthetic corpus announces itself
+                rank_zero_info(self.train_set.describe())
             if len(self.train_set) < self.batch_size:
                 raise ValueError(
                     f"Pose3DDataModule: {len(self.train_set)} training clips make no full batch of batch_size={self.batch_size}; "
-                    "lower batch_size or train_stride"
+                    "lower batch_size or train_stride, or use more data"
                 )
         if stage in ("fit", "validate", "test", "predict") and self.test_windows is None:
-            self.test_windows = self._build_test()
+            self.test_windows = build_windows(self.source_config(), self.data_root, self.windows)
+            rank_zero_info(f"{type(self).__name__}: {len(self.test_windows)} test windows from {self.test_windows.report.path}")
 
     # ------------------------------------------------------------------------------------ loaders
     def train_dataloader(self) -> DataLoader:
@@ -157,8 +157,8 @@ class Pose3DDataModule(_SourceDataModule):
     # ------------------------------------------------------------------------------------ augmentation
     def flip_batch(self, batch: dict, generator: torch.Generator | None = None) -> dict:
         """Mirrors each clip of a training batch with probability 0.5, INPUT and TARGET_3D together."""
-        x, target, _ = random_flip(batch[schema.INPUT], batch[schema.TARGET_3D], 0.5, generator)
-        return {**batch, schema.INPUT: x, schema.TARGET_3D: target}
+        x, target, _ = random_flip(batch[INPUT], batch[TARGET_3D], 0.5, generator)
+        return {**batch, INPUT: x, TARGET_3D: target}
 
     def on_after_batch_transfer(self, batch: dict, dataloader_idx: int) -> dict:
         trainer = self.trainer

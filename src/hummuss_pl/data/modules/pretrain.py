@@ -7,11 +7,18 @@ from dataclasses import dataclass
 from lightning.pytorch.utilities import rank_zero_info
 from torch.utils.data import DataLoader, Dataset
 
-from .. import schema
-from ..corruption import CorruptionConfig, corrupt_batch
-from .base import SourceConfig, _SourceDataModule, _spec, build_source, source_has_3d, source_label, source_noise
+from hummuss_pl.batch import CLEAN_INPUT, NOISE
 
-CLEAN_INPUT = "clean_input"  # the 2D input before corruption (target of L_2D), flipped with it
+from ..corruption import CorruptionConfig, corrupt_batch
+from ..layout import SourceConfig
+from ..registry import (
+    build_source,
+    source_has_3d,
+    source_label,
+    source_noise,
+    source_spec,
+)
+from .base import _SourceDataModule
 
 
 @dataclass(frozen=True)
@@ -96,7 +103,7 @@ class PretrainDataModule(_SourceDataModule):
                 "with reload_dataloaders_every_n_epochs=1 (--trainer.reload_dataloaders_every_n_epochs 1)"
             )
         if stage == "fit" and not self._train:
-            self._train = {s.key: build_source(s, self.data_root, "train", {schema.NOISE: source_noise(s)}) for s in self.sources}
+            self._train = {s.key: build_source(s, self.data_root, "train", {NOISE: source_noise(s)}) for s in self.sources}
             for s in self.sources:
                 if len(self._train[s.key]) == 0:
                     raise ValueError(f"source {s.key!r} has no training clips")
@@ -107,8 +114,8 @@ class PretrainDataModule(_SourceDataModule):
 
     def _held_out(self) -> list[tuple[SourceConfig, str]]:
         if self.val_sources is not None:
-            return [(s, _spec(s).eval_split or "test") for s in self.val_sources]
-        return [(s, _spec(s).eval_split) for s in self.sources if source_has_3d(s) and _spec(s).eval_split]
+            return [(s, source_spec(s).eval_split or "test") for s in self.val_sources]
+        return [(s, source_spec(s).eval_split) for s in self.sources if source_has_3d(s) and source_spec(s).eval_split]
 
     def phase_at(self, epoch: int) -> int:
         return max(i for i, p in enumerate(self.phases) if p.start_epoch <= epoch)
@@ -137,4 +144,4 @@ class PretrainDataModule(_SourceDataModule):
             return batch
         gen = self._batch_generator()  # corruption replays exactly on resume
         # flip, keep the clean input, corrupt (noise only where the clip's source allows it)
-        return corrupt_batch(batch, self.corruption, CLEAN_INPUT, generator=gen, noisy=batch[schema.NOISE])
+        return corrupt_batch(batch, self.corruption, CLEAN_INPUT, generator=gen, noisy=batch[NOISE])

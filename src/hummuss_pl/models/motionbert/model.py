@@ -23,11 +23,7 @@ KV cache (valid up to `maxlen` frames).
 
 from __future__ import annotations
 
-import os
-import pickle
-import warnings
 from collections import OrderedDict
-from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import Literal
 
@@ -36,8 +32,8 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import Tensor, nn
 
-from .inputs import check_keypoints
-from .streaming import Streamer
+from ..inputs import check_keypoints
+from ..streaming import Streamer
 
 Rate = float | Tensor | None
 StreamMode = Literal["window", "kv"]
@@ -365,6 +361,11 @@ class MotionBERT(nn.Module):
         bound maxlen; the cache is allocated for exactly that many). `window` is for mode="window"
         only, `max_frames` for mode="kv" only.
         """
+        from .streamers import (  # they import this module
+            MotionBERTKVStreamer,
+            MotionBERTWindowStreamer,
+        )
+
         self._require_causal("streamer")
         if batch_size < 1:
             raise ValueError(f"batch_size must be positive; got {batch_size}")
@@ -380,286 +381,3 @@ class MotionBERT(nn.Module):
                 )
             return MotionBERTKVStreamer(self, batch_size, device, max_frames)
         raise ValueError(f"MotionBERT.streamer: mode must be 'window' or 'kv'; got {mode!r}")
-
-
-# ---------------------------------------------------------------------------------- streaming
-def _check_stream_input(model: MotionBERT, x: Tensor, rate: Rate, batch_size: int) -> None:
-    if rate is not None:
-        MotionBERT._check_rate(rate)
-    model._check_input(x, per_frame=True)
-    if x.shape[0] != batch_size:
-        raise ValueError(f"this streamer was made for batch_size={batch_size}; got x of shape {tuple(x.shape)}")
-
-
-class MotionBERTWindowStreamer(Streamer):
-    """Sliding-window recompute, the "official implementation" streaming the HumMUSS paper timed.
-
-    Each push runs the causal model on the last W frames (all frames while fewer than W have been
-    pushed) and returns the output of the newest one. Inside the window frames sit at positions
-    0 … W−1 of `temp_embed`, so once the stream is longer than W the output at t equals
-    model(x[t−W+1 … t])[-1], not a function of the whole history. Cost per frame grows with W (the
-    per-token layers linearly, temporal attention quadratically) but not with the stream length.
-
-    A push's output depends only on the buffered frames, never on earlier outputs, so `prefill`
-    can load history (recorded frames, or a benchmark's context) without the per-frame recomputes.
-    """
-
-    def __init__(self, model: MotionBERT, batch_size: int, window: int | None = None, device: torch.device | str | None = None) -> None:
-        model._require_causal("streamer")
-        maxlen = model.cfg.maxlen
-        window = maxlen if window is None else int(window)
-        if not 1 <= window <= maxlen:
-            raise ValueError(f"window must be in [1, maxlen={maxlen}] (temp_embed has maxlen rows); got {window}")
-        self.model, self.batch_size, self.window = model, batch_size, window
-        self.device = device if device is not None else model.temp_embed.device
-        cfg = model.cfg
-        # Every frame is written twice, at slot s and s + W, so the last W frames are always the
-        # contiguous slice [s+1, s+1+W) and no per-frame roll or concatenation is needed.
-        self._buffer = torch.zeros(
-            batch_size, 2 * window, cfg.num_joints, cfg.in_channels, device=self.device, dtype=model.temp_embed.dtype
-        )
-        self.reset()
-
-    def reset(self) -> None:
-        self.frames = 0
-
-    @torch.no_grad()
-    def prefill(self, frames: Tensor) -> None:
-        """Append frames (B, n, J, 3), oldest first, to the streams without computing their outputs.
-
-        Leaves the streamer exactly as n calls `push(frames[:, i])` would (same buffer, same
-        `self.frames`), minus their n window recomputes; only the newest min(n, window) frames are
-        kept, as pushing would. The next `push` then returns what it would after those pushes.
-        """
-        cfg = self.model.cfg
-        check_keypoints(frames, "MotionBERT", cfg.num_joints, cfg.in_channels, per_frame=False)
-        if frames.shape[0] != self.batch_size:
-            raise ValueError(f"this streamer was made for batch_size={self.batch_size}; got frames of shape {tuple(frames.shape)}")
-        w, n = self.window, frames.shape[1]
-        keep = min(n, w)
-        end = self.frames + n  # stream length after the prefill
-        slots = torch.arange(end - keep, end, device=self._buffer.device) % w  # (keep,): each frame's slot s, as push uses
-        recent = frames[:, n - keep :]  # (B, keep, J, 3)
-        self._buffer[:, slots] = recent
-        self._buffer[:, slots + w] = recent
-        self.frames = end
-
-    @torch.no_grad()
-    def push(self, x: Tensor, rate: Rate = None) -> Tensor:
-        _check_stream_input(self.model, x, rate, self.batch_size)  # before writing: a (J, 3) frame would broadcast
-        w, n = self.window, self.frames
-        s = n % w
-        self._buffer[:, s] = x
-        self._buffer[:, s + w] = x
-        clip = self._buffer[:, : n + 1] if n < w else self._buffer[:, s + 1 : s + 1 + w]  # (B, ≤W, J, 3), oldest first
-        rep = self.model.representation(clip)  # (B, ≤W, J, dim_rep)
-        self.frames = n + 1
-        return self.model.head(rep[:, -1])  # (B, J, 3)
-
-
-class MotionBERTKVStreamer(Streamer):
-    """KV-cache streaming: each push computes only the new frame's tokens.
-
-    What is cached: every block of both streams (stage_st and stage_ts, in each layer) has one
-    temporal attention; for it the keys and values of all earlier frames' tokens at that
-    sub-layer's input are kept, in (B, J, H, max_frames, C/H) buffers allocated once (max_frames
-    defaults to maxlen; a smaller one saves memory for streams known to be shorter). The spatial
-    attention of the new frame needs only that frame's tokens, and the MLPs, fusion and head are
-    per token, so nothing else depends on the past. The output equals the causal model run on the
-    whole prefix (up to float rounding).
-
-    Valid only for the first maxlen frames of a stream: `temp_embed` is an absolute position
-    table with maxlen rows, so frame maxlen has no embedding, and sliding the window instead would
-    move every cached frame to a new position and change every cached key and value. Pushing
-    frame max_frames + 1 raises (the streamer stays usable after `reset()`); use mode="window" for
-    longer streams.
-    """
-
-    def __init__(
-        self, model: MotionBERT, batch_size: int, device: torch.device | str | None = None, max_frames: int | None = None
-    ) -> None:
-        model._require_causal("streamer")
-        self.model, self.batch_size = model, batch_size
-        self.device = device if device is not None else model.temp_embed.device
-        self.max_frames = model._kv_capacity(max_frames)
-        self._cache = model.init_kv_cache(batch_size, self.device, self.max_frames)
-        self.reset()
-
-    def reset(self) -> None:
-        self.frames = 0  # the buffers are overwritten row by row, so they need no clearing
-
-    @torch.no_grad()
-    def push(self, x: Tensor, rate: Rate = None) -> Tensor:
-        _check_stream_input(self.model, x, rate, self.batch_size)
-        maxlen = self.model.cfg.maxlen
-        if self.frames >= self.max_frames:
-            if self.max_frames == maxlen:
-                raise RuntimeError(
-                    f"the KV cache holds at most maxlen={maxlen} frames: MotionBERT's temporal embedding is absolute, so "
-                    f"frame {self.frames + 1} has no position and sliding would invalidate every cached key/value. Call "
-                    "reset() to start new streams, or use model.streamer(..., mode='window') for streams longer than maxlen."
-                )
-            raise RuntimeError(
-                f"this KV cache was made for max_frames={self.max_frames} frames and is full, so frame {self.frames + 1} "
-                f"has no room. Make the streamer with a larger max_frames (at most maxlen={maxlen}), call reset() to "
-                "start new streams, or use model.streamer(..., mode='window') for streams of any length."
-            )
-        rep = self.model._step(x, self._cache, self.frames)  # (B, J, dim_rep)
-        self.frames += 1
-        return self.model.head(rep)  # (B, J, 3)
-
-
-# ---------------------------------------------------------------------------------- checkpoints
-class MotionBERTCheckpointError(ValueError):
-    """A checkpoint whose keys or shapes do not fit the model (the message lists them all)."""
-
-
-def _numpy_safe_globals() -> list:
-    """Numpy scalar reconstruction, which official files need for `min_loss` (a numpy float64).
-
-    Files pickled under numpy 1 name the function `numpy.core.multiarray.scalar`, under numpy 2
-    `numpy._core.multiarray.scalar`; both are allow-listed. These only rebuild numbers.
-    """
-    try:
-        import numpy as np
-    except ImportError:  # pragma: no cover - numpy ships with torch's usual installs
-        return []
-    core = getattr(np, "_core", None) or np.core
-    scalar = core.multiarray.scalar
-    dtypes = [type(np.dtype(code)) for code in ("f2", "f4", "f8", "i4", "i8", "u1", "b1")]
-    return [scalar, (scalar, "numpy.core.multiarray.scalar"), (scalar, "numpy._core.multiarray.scalar"), np.dtype, *dtypes]
-
-
-def _read_checkpoint_file(path: str | os.PathLike, weights_only: bool) -> object:
-    if not weights_only:
-        return torch.load(path, map_location="cpu", weights_only=False)
-    try:
-        with torch.serialization.safe_globals(_numpy_safe_globals()):
-            return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as err:
-        raise MotionBERTCheckpointError(
-            f"{os.fspath(path)} holds Python objects other than tensors, numbers and containers, so it was not unpickled "
-            f"(torch.load(weights_only=True) refused it: {str(err).strip().splitlines()[-1][:300]}). Official MotionBERT "
-            "files do not need that. If you trust the file, pass weights_only=False, which runs its pickle code."
-        ) from err
-
-
-def _split_state_dict(ckpt: Mapping) -> tuple[dict[str, Tensor], list[str]]:
-    """The backbone's state_dict from a checkpoint, with `module.` / `backbone.` stripped, and the
-    keys left out (heads of action/mesh models)."""
-    if "model_pos" in ckpt:
-        sd = ckpt["model_pos"]
-    elif "model" in ckpt:
-        sd = ckpt["model"]
-    elif all(isinstance(v, Tensor) for v in ckpt.values()):
-        sd = ckpt
-    else:
-        raise MotionBERTCheckpointError(
-            "expected an official MotionBERT checkpoint (a dict with 'model_pos' for pretrain/pose runs or 'model' for "
-            f"action/mesh runs) or a bare state_dict of tensors; got a dict with keys {sorted(map(str, ckpt))[:10]}"
-        )
-    if not isinstance(sd, Mapping):
-        raise MotionBERTCheckpointError(f"the checkpoint's model entry is a {type(sd).__name__}, not a state_dict")
-    sd = {(k[len("module."):] if k.startswith("module.") else k): v for k, v in sd.items()}
-    ignored: list[str] = []
-    if any(k.startswith("backbone.") for k in sd):  # ActionNet / MeshRegressor: backbone + head
-        ignored = [k for k in sd if not k.startswith("backbone.")]
-        sd = {k[len("backbone."):]: v for k, v in sd.items() if k.startswith("backbone.")}
-    return sd, ignored
-
-
-def _mismatch_report(model: MotionBERT, sd: Mapping[str, Tensor]) -> str | None:
-    own = model.state_dict()
-    missing = [k for k in own if k not in sd]
-    unexpected = [k for k in sd if k not in own]
-    shape = lambda v: tuple(v.shape) if isinstance(v, Tensor) else type(v).__name__  # noqa: E731
-    misshaped = [
-        f"{k}: checkpoint {shape(sd[k])} vs model {shape(own[k])}"
-        for k in own
-        if k in sd and (not isinstance(sd[k], Tensor) or sd[k].shape != own[k].shape)
-    ]
-    if not (missing or unexpected or misshaped):
-        return None
-    lines = ["the checkpoint does not fit this MotionBERT model:"]
-    for title, keys in (("missing keys", missing), ("unexpected keys", unexpected), ("mis-shaped keys", misshaped)):
-        if keys:
-            lines.append(f"  {title} ({len(keys)}): " + ", ".join(keys))
-    w = sd.get("joints_embed.weight")
-    if isinstance(w, Tensor) and w.dim() == 2 and w.shape[0] != model.cfg.dim_feat:
-        lines.append(
-            f"  hint: the checkpoint has dim_feat={w.shape[0]} but the model {model.cfg.dim_feat}; "
-            "MotionBERTConfig.base() is the 512-wide MB_release model, MotionBERTConfig.lite() the 256-wide MB_lite one"
-        )
-    te = sd.get("temp_embed")
-    if isinstance(te, Tensor) and te.dim() == 4 and te.shape[1] != model.cfg.maxlen:
-        lines.append(f"  hint: the checkpoint has maxlen={te.shape[1]} (temp_embed rows); set MotionBERTConfig.maxlen to match")
-    return "\n".join(lines)
-
-
-def load_motionbert_checkpoint(
-    model: MotionBERT, path_or_dict: str | os.PathLike | Mapping, *, weights_only: bool = True
-) -> MotionBERT:
-    """Load official MotionBERT weights into `model` strictly; returns `model`.
-
-    Accepts a file path or an already loaded dict: official `latest_epoch.bin` / `best_epoch.bin`
-    / `epoch_N.bin` (dicts with 'model_pos'; or 'model' for action/mesh runs, whose `backbone.*`
-    part is taken and whose head keys are ignored with a warning), or a bare state_dict. The
-    `module.` prefix of DataParallel checkpoints is stripped. Files are read on the CPU with
-    torch.load(weights_only=True), numpy scalars allowed; `weights_only=False` unpickles anything
-    and is for trusted files only. Any missing, unexpected or mis-shaped key raises
-    `MotionBERTCheckpointError` listing all of them. Official weights are bidirectional; loading
-    them into a causal config is allowed (the keys are the same) and gives the causal variant.
-    """
-    if isinstance(path_or_dict, Mapping):
-        ckpt = path_or_dict
-    elif isinstance(path_or_dict, (str, os.PathLike)):
-        ckpt = _read_checkpoint_file(path_or_dict, weights_only)
-    else:
-        raise TypeError(f"path_or_dict must be a file path or a dict; got {type(path_or_dict).__name__}")
-    if not isinstance(ckpt, Mapping):
-        raise MotionBERTCheckpointError(f"expected the checkpoint to be a dict; got {type(ckpt).__name__}")
-    sd, ignored = _split_state_dict(ckpt)
-    report = _mismatch_report(model, sd)
-    if report is not None:
-        raise MotionBERTCheckpointError(report)
-    if ignored:
-        shown = ", ".join(ignored[:8]) + (", …" if len(ignored) > 8 else "")
-        warnings.warn(
-            f"load_motionbert_checkpoint: took the backbone.* weights; ignored {len(ignored)} other keys (the task head): {shown}",
-            stacklevel=2,
-        )
-    model.load_state_dict(sd, strict=True)
-    return model
-
-
-def export_motionbert_checkpoint(
-    model: MotionBERT,
-    path: str | os.PathLike,
-    *,
-    epoch: int = 0,
-    lr: float = 5e-4,
-    min_loss: float | None = None,
-) -> None:
-    """Write `model`'s weights as an official pretrain/pose3d checkpoint (like `latest_epoch.bin`).
-
-    The file has the top-level keys official `train.py`'s `save_checkpoint` writes, {'epoch', 'lr',
-    'optimizer', 'model_pos', 'min_loss'}, with `module.`-prefixed keys in 'model_pos' (the
-    official scripts wrap the model in `nn.DataParallel` before `load_state_dict(strict=True)`).
-    Its `--evaluate` / `--pretrained` paths, `infer_wild.py` and the action / mesh scripts read
-    'model_pos'. Official `--resume` also reads:
-
-    - 'epoch': epochs already done; training resumes at that epoch index (0: from the start).
-    - 'lr': the current learning rate, which it decays (`lr *= lr_decay`) and saves again, so it
-      must be a number; the default 5e-4 is the official pretraining configs' `learning_rate`
-      (MB_pretrain / MB_lite; pose3d fine-tuning uses 2e-4). Pass the rate your run ended at.
-    - 'optimizer': None here, so it builds a fresh AdamW at the config's learning rate.
-    - 'min_loss': the best validation MPJPE so far; None lets it keep its initial 100000.
-
-    The official code has no causal mask, so a causal model exported this way runs bidirectionally
-    there.
-    """
-    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not 0 < lr < float("inf"):
-        raise ValueError(f"lr must be a positive number (official train.py --resume multiplies it by lr_decay); got {lr!r}")
-    weights = OrderedDict(("module." + k, v.detach().to("cpu", copy=True)) for k, v in model.state_dict().items())
-    ckpt = {"epoch": int(epoch), "lr": float(lr), "optimizer": None, "model_pos": weights, "min_loss": min_loss}
-    torch.save(ckpt, path)

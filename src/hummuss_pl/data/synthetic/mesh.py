@@ -22,28 +22,25 @@ Per video (or, COCO-like, per single image), from numpy's generator seeded with
                 pred_smpl_shape = GT betas + N(0, hybrik_shape_std²): a noisy per-frame initial
                 estimate for the fusion head to refine
 
-`write_synthetic_mesh(folder, smpl, config)` writes mesh/mesh_det_pw3d.pkl and mesh/mesh_det_coco.pkl
-(or their HybrIK-named variants) under `folder` in the layout of `data.check.LAYOUT`, so the
-DataModule reads synthetic data through the same reader (`MeshClips`) as real data.
+`synthesize_mesh_split` builds one split of a mesh pickle in memory, with the fields and units of
+MotionBERT's files, and the sources "synthetic_pw3d" / "synthetic_coco" (`synthetic.sources`) read it
+through the same reader (`MeshClips`) as real data.
 """
 
 from __future__ import annotations
 
-import pickle
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import roma
 import torch
 
-from ..models.smpl import NUM_SMPL_JOINTS, SMPL
-from .check import dataset_path
-from .corruption import interpolate_keyframes
-from .mesh import MESH_RESOLUTION
-from .synthetic import SYNTHETIC_NOTICE
+from hummuss_pl.models.smpl import NUM_SMPL_JOINTS, SMPL
 
-__all__ = ["SyntheticMeshConfig", "synthesize_mesh_split", "write_synthetic_mesh"]
+from ..corruption import interpolate_keyframes
+from ..mesh import MESH_RESOLUTION
+
+__all__ = ["SyntheticMeshConfig", "synthesize_mesh_split"]
 
 _DATASET_CODES = {"pw3d": 0, "coco": 1}
 _SPLIT_CODES = {"train": 0, "test": 1}
@@ -170,20 +167,3 @@ def synthesize_mesh_split(smpl: SMPL, cfg: SyntheticMeshConfig, dataset: str, sp
         data["pred_smpl_pose"] = (pose + rng.normal(0.0, cfg.hybrik_pose_std, size=pose.shape)).astype(np.float32)
         data["pred_smpl_shape"] = (betas + rng.normal(0.0, cfg.hybrik_shape_std, size=betas.shape)).astype(np.float32)
     return data
-
-
-def write_synthetic_mesh(folder: str | Path, smpl: SMPL, cfg: SyntheticMeshConfig = SyntheticMeshConfig(),
-                         hybrik: bool = False, datasets: tuple[str, ...] = ("pw3d", "coco")) -> dict[str, Path]:
-    """Writes synthetic mesh pickles ({'train', 'test'} dicts) at their LAYOUT places under `folder`
-    (a data root): mesh/mesh_det_pw3d.pkl, mesh/mesh_det_coco.pkl, or the HybrIK file names.
-    Returns {dataset: path}."""
-    paths = {}
-    for dataset in datasets:
-        path = dataset_path(folder, f"mesh_{dataset}" + ("_hybrik" if hybrik else ""))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        data = {split: synthesize_mesh_split(smpl, cfg, dataset, split, hybrik) for split in ("train", "test")}
-        data["notice"] = SYNTHETIC_NOTICE
-        with open(path, "wb") as fh:
-            pickle.dump(data, fh, protocol=4)
-        paths[dataset] = path
-    return paths

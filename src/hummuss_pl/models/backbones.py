@@ -1,0 +1,130 @@
+"""The backbones as one family: named presets, building from a config, what each can do, and strict
+loading of backbone weights from our checkpoints or official MotionBERT files.
+
+Tasks (and anything else that needs "a backbone") go through here instead of testing classes:
+`build_backbone(resolve_backbone("hummuss-causal"))`, `supports_rate(cfg)`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .hummuss import HumMUSS, HumMUSSConfig
+from .motionbert import MotionBERT, MotionBERTConfig, load_motionbert_checkpoint
+from .weights import load_strict
+
+BackboneConfig = HumMUSSConfig | MotionBERTConfig
+
+__all__ = [
+    "BACKBONE_PRESETS",
+    "BackboneConfig",
+    "PretrainedWeightsError",
+    "backbone_as_dict",
+    "build_backbone",
+    "load_backbone_weights",
+    "resolve_backbone",
+    "supports_rate",
+]
+
+
+@dataclass(frozen=True)
+class _Kind:
+    config: type
+    model: type[nn.Module]
+    takes_rate: bool  # has a frame-rate argument (Δ multiplier): HumMUSS yes, MotionBERT no
+
+
+_KINDS = (_Kind(HumMUSSConfig, HumMUSS, takes_rate=True), _Kind(MotionBERTConfig, MotionBERT, takes_rate=False))
+
+
+def _kind(backbone: nn.Module | BackboneConfig) -> _Kind:
+    for kind in _KINDS:
+        if isinstance(backbone, (kind.config, kind.model)):
+            return kind
+    raise TypeError(f"not a backbone or backbone config: {type(backbone).__name__} (expected HumMUSS or MotionBERT)")
+
+
+def supports_rate(backbone: nn.Module | BackboneConfig) -> bool:
+    """Whether the backbone (or the one a config builds) takes a frame `rate`: HumMUSS does, MotionBERT
+    has no frame-rate parameter (it only accepts rate 1)."""
+    return _kind(backbone).takes_rate
+
+
+# Named backbones, so configs and sweeps can say `backbone: motionbert-lite-causal`.
+BACKBONE_PRESETS: dict[str, BackboneConfig] = {
+    "hummuss-causal": HumMUSSConfig.paper(causal=True),
+    "hummuss-bidirectional": HumMUSSConfig.paper(causal=False),
+    "hummuss-small-causal": HumMUSSConfig.small(causal=True),
+    "hummuss-small-bidirectional": HumMUSSConfig.small(causal=False),
+    "hummuss-tiny-causal": HumMUSSConfig.tiny(causal=True),
+    "hummuss-tiny-bidirectional": HumMUSSConfig.tiny(causal=False),
+    "motionbert-lite-causal": MotionBERTConfig.lite(causal=True),
+    "motionbert-lite": MotionBERTConfig.lite(causal=False),
+    "motionbert-base-causal": MotionBERTConfig.base(causal=True),
+    "motionbert-base": MotionBERTConfig.base(causal=False),
+    # tiny MotionBERTs for tests and quick runs, with the real maxlen so 243-frame clips fit
+    "motionbert-tiny-causal": replace(MotionBERTConfig.tiny(causal=True), maxlen=243),
+    "motionbert-tiny": replace(MotionBERTConfig.tiny(causal=False), maxlen=243),
+}
+
+
+def backbone_as_dict(cfg: BackboneConfig) -> dict:
+    """{class_path, init_args}: how checkpoints store the backbone (jsonargparse reads it natively)."""
+    return {"class_path": f"{type(cfg).__module__}.{type(cfg).__name__}", "init_args": asdict(cfg)}
+
+
+def resolve_backbone(backbone: BackboneConfig | str | dict) -> BackboneConfig:
+    """A config, the name of a preset in `BACKBONE_PRESETS`, or a `backbone_as_dict` dict."""
+    if isinstance(backbone, str):
+        if backbone not in BACKBONE_PRESETS:
+            raise ValueError(f"unknown backbone preset {backbone!r}; choose one of {sorted(BACKBONE_PRESETS)} or give a HumMUSSConfig / MotionBERTConfig")
+        return BACKBONE_PRESETS[backbone]
+    if isinstance(backbone, dict):
+        name = str(backbone.get("class_path", "")).rsplit(".", 1)[-1]
+        classes = {kind.config.__name__: kind.config for kind in _KINDS}
+        if name not in classes:
+            raise ValueError(f"backbone dict must name HumMUSSConfig or MotionBERTConfig in class_path; got {backbone.get('class_path')!r}")
+        return classes[name](**backbone.get("init_args", {}))
+    _kind(backbone)  # a config of a known kind
+    return backbone
+
+
+def build_backbone(cfg: BackboneConfig) -> nn.Module:
+    return _kind(cfg).model(cfg)
+
+
+class PretrainedWeightsError(ValueError):
+    """A pretrained file does not fit the configured backbone."""
+
+
+def load_backbone_weights(backbone: nn.Module, path: str | Path) -> str:
+    """Loads backbone weights strictly from one of our Lightning checkpoints (`*.ckpt`, keys
+    `backbone.*`) or an official MotionBERT file (`*.bin`). Returns a one-line description."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"pretrained weights not found: {path} (give a .ckpt written by `hummuss fit` or an official MotionBERT .bin)")
+    if isinstance(backbone, MotionBERT) and path.suffix != ".ckpt":
+        load_motionbert_checkpoint(backbone, path)
+        return f"official MotionBERT weights from {path}"
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
+        raise PretrainedWeightsError(f"{path} is not a Lightning checkpoint (no 'state_dict'); official MotionBERT files only fit a MotionBERT backbone")
+    saved_cfg = ckpt.get("hyper_parameters", {}).get("backbone")
+    saved_cfg = resolve_backbone(saved_cfg) if saved_cfg is not None else None
+    own_cfg = getattr(backbone, "cfg", None)
+    if saved_cfg is not None and own_cfg is not None and saved_cfg != own_cfg:
+        if type(saved_cfg) is not type(own_cfg):
+            raise PretrainedWeightsError(f"{path} holds a {type(saved_cfg).__name__} backbone but the task builds a {type(own_cfg).__name__}")
+        diff = {f.name: (getattr(saved_cfg, f.name), getattr(own_cfg, f.name)) for f in fields(own_cfg) if getattr(saved_cfg, f.name) != getattr(own_cfg, f.name)}
+        shape_free = {"dt_min", "dt_max", "ssm_lr"}  # initialisation / optimiser only
+        if set(diff) - shape_free:
+            raise PretrainedWeightsError(f"{path}: backbone config differs from the task's (field: checkpoint vs task): {diff}")
+    state = {k[len("backbone.") :]: v for k, v in ckpt["state_dict"].items() if k.startswith("backbone.")}
+    if not state:
+        raise PretrainedWeightsError(f"{path} has no 'backbone.*' weights")
+    load_strict(backbone, state, str(path), PretrainedWeightsError)
+    return f"backbone weights from {path} (epoch {ckpt.get('epoch', '?')})"
