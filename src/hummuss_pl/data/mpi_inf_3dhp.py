@@ -38,13 +38,6 @@ import numpy as np
 from torch.utils.data import Dataset
 
 from hummuss_pl.batch import (
-    FPS,
-    HAS_3D,
-    INPUT,
-    SCALE_MM,
-    SOURCE,
-    TARGET_3D,
-    VALID,
     normalize_screen,
 )
 from hummuss_pl.skeleton import mpi_3dhp_to_h36m
@@ -52,16 +45,20 @@ from hummuss_pl.skeleton import mpi_3dhp_to_h36m
 from .common import (
     CheckResult,
     DataFormatError,
-    ReadReport,
     note_split,
     report_problems,
     require_array,
     require_file,
     require_keys,
-    split_clips,
 )
 from .layout import DatasetLayout, Reader, SourceConfig, SourceSpec
-from .windows import Anchor, EvaluationWindows, MotionSequence, WindowSpec
+from .windows import (
+    Anchor,
+    EvaluationWindows,
+    MotionSequence,
+    SequenceClips,
+    WindowSpec,
+)
 
 __all__ = [
     "MPI_ROOT",
@@ -193,45 +190,15 @@ class MPI3DHPConfig:
         return os.path.join(self.root, FILES[self.split])
 
 
-class MPI3DHPClips(Dataset):
-    """Clips of every (sequence, camera) (train) or test sequence, `split_clips` semantics.
-
-    Sample keys: INPUT (T, 17, 3), TARGET_3D (T, 17, 3) root-relative, HAS_3D True, FPS,
-    SCALE_MM (w / 2), SOURCE "mpi_inf_3dhp", VALID (T,) bool (all True for training sequences).
-    """
+class MPI3DHPClips(SequenceClips):
+    """Clips of every (sequence, camera) (train) or test sequence (data.windows.SequenceClips), with
+    SCALE_MM = w / 2 and SOURCE "mpi_inf_3dhp"; VALID is all True for training sequences."""
 
     def __init__(self, config: MPI3DHPConfig, sequences: list[MotionSequence] | None = None) -> None:
         self.config = config
-        self.sequences = sequences if sequences is not None else load_3dhp(config.path, config.split, config.test_fps)
-        self.index: list[tuple[int, np.ndarray]] = []
-        self.report = ReadReport(SOURCE_NAME, config.path)
-        resampled = 0
-        for s, seq in enumerate(self.sequences):
-            clips, rep = split_clips(np.zeros(len(seq.input), np.int8), config.clip_len, config.stride)
-            self.index += [(s, idx) for idx in clips]
-            self.report.frames += rep.frames
-            self.report.frames_dropped += rep.frames_dropped
-            resampled += rep.resampled_videos
-        self.report.items = len(self.index)
-        if resampled:
-            self.report.notes.append(f"{resampled} sequences shorter than {config.clip_len} frames resampled")
+        sequences = sequences if sequences is not None else load_3dhp(config.path, config.split, config.test_fps)
+        super().__init__(sequences, config.clip_len, config.stride, SOURCE_NAME, config.path)
         self.report.log()
-
-    def __len__(self) -> int:
-        return len(self.index)
-
-    def __getitem__(self, index: int) -> dict:
-        s, idx = self.index[index]
-        seq = self.sequences[s]
-        return {
-            INPUT: seq.input[idx],  # (T, 17, 3)
-            TARGET_3D: seq.target[idx],  # (T, 17, 3)
-            HAS_3D: True,
-            FPS: seq.fps,
-            SCALE_MM: seq.scale_mm,
-            SOURCE: SOURCE_NAME,
-            VALID: np.ones(len(idx), bool) if seq.valid is None else seq.valid[idx],
-        }
 
 
 def official_test_set_warnings(sequences: list[MotionSequence]) -> list[str]:

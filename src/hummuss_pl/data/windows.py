@@ -1,7 +1,8 @@
-"""Evaluation windows over whole held-out sequences: MPI-INF-3DHP's test protocol, for any source
-that has such sequences (3DHP's test set, held-out synthetic sequences).
+"""Datasets over whole sequences (`MotionSequence`): training clips (`SequenceClips`, MotionBERT's
+slicing) and evaluation windows (`EvaluationWindows`): MPI-INF-3DHP's test protocol, for any source
+that has whole held-out sequences (3DHP's test set, held-out synthetic sequences, motion_npz).
 
-One sample per valid frame of every sequence: a window of `clip_len` frames, `frame_step` apart,
+Evaluation windows: one sample per valid frame of every sequence: a window of `clip_len` frames, `frame_step` apart,
 around it (`anchor="center"`: the frame at position (clip_len − 1) // 2, the published protocol;
 `"last"`: at the window's end, so a causal model sees no future frame); indices past the sequence
 ends are clamped (edge replication); invalid frames stay in the windows as context only.
@@ -29,7 +30,7 @@ from hummuss_pl.batch import (
     VALID,
 )
 
-from .common import ReadReport
+from .common import ReadReport, split_clips
 
 Anchor = Literal["center", "last"]
 
@@ -66,6 +67,47 @@ class WindowSpec:
     @property
     def target_index(self) -> int:
         return (self.clip_len - 1) // 2 if self.anchor == "center" else self.clip_len - 1
+
+
+class SequenceClips(Dataset):
+    """Clips of `clip_len` frames every `stride` frames of each sequence (`split_clips`: a tail that
+    fills no clip is dropped and counted; a sequence shorter than a clip is resampled to one),
+    labelled `source`; `origin` names where the sequences came from in the report.
+
+    Sample keys: INPUT (T, 17, 3), TARGET_3D (T, 17, 3), HAS_3D True, FPS, SCALE_MM, SOURCE,
+    VALID (T,) bool (all True where the sequence has no flags).
+    """
+
+    def __init__(self, sequences: list[MotionSequence], clip_len: int, stride: int, source: str, origin: str) -> None:
+        self.sequences, self.source = sequences, source
+        self.index: list[tuple[int, np.ndarray]] = []
+        self.report = ReadReport(source, origin)
+        resampled = 0
+        for s, seq in enumerate(sequences):
+            clips, rep = split_clips(np.zeros(len(seq.input), np.int8), clip_len, stride)
+            self.index += [(s, idx) for idx in clips]
+            self.report.frames += rep.frames
+            self.report.frames_dropped += rep.frames_dropped
+            resampled += rep.resampled_videos
+        self.report.items = len(self.index)
+        if resampled:
+            self.report.notes.append(f"{resampled} sequences shorter than {clip_len} frames resampled")
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getitem__(self, index: int) -> dict:
+        s, idx = self.index[index]
+        seq = self.sequences[s]
+        return {
+            INPUT: seq.input[idx],  # (T, 17, 3)
+            TARGET_3D: seq.target[idx],  # (T, 17, 3)
+            HAS_3D: True,
+            FPS: seq.fps,
+            SCALE_MM: seq.scale_mm,
+            SOURCE: self.source,
+            VALID: np.ones(len(idx), bool) if seq.valid is None else seq.valid[idx],
+        }
 
 
 class EvaluationWindows(Dataset):

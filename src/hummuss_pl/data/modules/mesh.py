@@ -43,7 +43,12 @@ from lightning.pytorch.utilities import rank_zero_info
 from torch.utils.data import DataLoader, Dataset
 
 from hummuss_pl.batch import HYBRIK_POSE, INPUT, SMPL_POSE
-from hummuss_pl.models.smpl import H36M_REGRESSOR_FILE, MODEL_FILE_NAME, build_smpl, flip_smpl_pose
+from hummuss_pl.models.smpl import (
+    H36M_REGRESSOR_FILE,
+    MODEL_FILE_NAME,
+    build_smpl,
+    flip_smpl_pose,
+)
 
 from ..corruption import random_flip
 from ..layout import SourceConfig
