@@ -19,6 +19,7 @@ from . import (
     h36m,
     instavariety,
     mesh,
+    motion_npz,
     motionbert_clips,
     mpi_inf_3dhp,
     ntu,
@@ -72,6 +73,7 @@ READERS: tuple[Reader, ...] = (
     instavariety.READER,
     mesh.READER,
     ntu.READER,
+    motion_npz.READER,
     synthetic.READER,
 )
 for _reader in READERS:
