@@ -86,3 +86,14 @@ def test_learning_rates_decay_once_per_epoch_by_lr_decay(backbone):
     [trained] = trainer.optimizers
     for group in trained.param_groups:
         assert group["lr"] == pytest.approx(start[group["name"]] * OPTIM.lr_decay**3, rel=1e-12), group["name"]
+
+
+def test_a_new_head_needs_no_registration():
+    """Every trainable parameter outside the backbone trains at the head lr, whatever it is called."""
+    task = ActionTask("hummuss-tiny-causal", optim=OPTIM)
+    task.extra_head = torch.nn.Linear(3, 2)  # e.g. a second head a subclass adds
+    optimizer, _ = configured(task)
+    head_params = {id(p) for g in optimizer.param_groups if g["name"].startswith("head/") for p in g["params"]}
+    assert {id(p) for p in task.extra_head.parameters()} <= head_params
+    assert {id(p) for p in task.head.parameters()} <= head_params
+    assert all(g["lr"] == OPTIM.lr for g in optimizer.param_groups if g["name"].startswith("head/"))
