@@ -323,6 +323,21 @@ def write_ntu(path) -> dict:
     return data
 
 
+def write_motion_npz(path, frames: int, width: float = 1000.0, height: float = 500.0, fps: float = 50.0, **extra) -> dict:
+    """A sequence whose joint j at frame k is at pixel (100 + j + k, 200 + 2 j) and at millimetre
+    (10 j + k, −5 j, 3000 + j)."""
+    k, j = np.meshgrid(np.arange(frames), np.arange(17), indexing="ij")  # (F, 17)
+    arrays = {
+        "keypoints_2d": np.stack([100.0 + j + k, 200.0 + 2.0 * j], -1),
+        "joints_3d": np.stack([10.0 * j + k, -5.0 * j, 3000.0 + j], -1),
+        "image_size": np.array([width, height]),
+        "fps": np.array(fps),
+    } | extra
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(path, **arrays)
+    return arrays
+
+
 # ------------------------------------------------------------------------------------ data root
 def write_data_root(root) -> Path:
     """Every dataset above at its documented place under `root` (docs/DATA.md)."""
@@ -338,4 +353,6 @@ def write_data_root(root) -> Path:
     write_mesh(root / "mesh" / "mesh_det_h36m.pkl", "h36m", videos=(20,))
     write_mesh(root / "mesh" / "mesh_det_pw3d_w_hybrik_pred_hr48_w.pkl", "pw3d", hybrik=True, videos=(40, 10))
     write_ntu(root / "action" / "ntu60_hrnet.pkl")
+    write_motion_npz(root / "motion_npz" / "train" / "walk.npz", 20)
+    write_motion_npz(root / "motion_npz" / "test" / "dance.npz", 6)
     return root

@@ -6,8 +6,19 @@ from __future__ import annotations
 import lightning as L
 import numpy as np
 import pytest
+from fixtures import write_motion_npz
 
-from hummuss_pl.batch import FPS, FRAME, INPUT, SCALE_MM, SEQUENCE, SOURCE, TARGET_3D, TARGET_INDEX, VALID
+from hummuss_pl.batch import (
+    FPS,
+    FRAME,
+    INPUT,
+    SCALE_MM,
+    SEQUENCE,
+    SOURCE,
+    TARGET_3D,
+    TARGET_INDEX,
+    VALID,
+)
 from hummuss_pl.data.check import check_root
 from hummuss_pl.data.common import DataFormatError
 from hummuss_pl.data.layout import SourceConfig
@@ -17,28 +28,13 @@ from hummuss_pl.data.registry import build_source
 from hummuss_pl.tasks import Pose3DTask
 
 
-def write_sequence(path, frames: int, width: float = 1000.0, height: float = 500.0, fps: float = 50.0, **extra) -> dict:
-    """A sequence whose joint j at frame k is at pixel (100 + j + k, 200 + 2 j) and at millimetre
-    (10 j + k, −5 j, 3000 + j)."""
-    k, j = np.meshgrid(np.arange(frames), np.arange(17), indexing="ij")  # (F, 17)
-    arrays = {
-        "keypoints_2d": np.stack([100.0 + j + k, 200.0 + 2.0 * j], -1),
-        "joints_3d": np.stack([10.0 * j + k, -5.0 * j, 3000.0 + j], -1),
-        "image_size": np.array([width, height]),
-        "fps": np.array(fps),
-    } | extra
-    path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(path, **arrays)
-    return arrays
-
-
 @pytest.fixture
 def data_root(tmp_path):
-    write_sequence(tmp_path / "motion_npz" / "train" / "walk.npz", 20)
-    write_sequence(tmp_path / "motion_npz" / "train" / "run.npz", 7)
+    write_motion_npz(tmp_path / "motion_npz" / "train" / "walk.npz", 20)
+    write_motion_npz(tmp_path / "motion_npz" / "train" / "run.npz", 7)
     valid = np.zeros(6, bool)
     valid[[1, 4]] = True
-    write_sequence(tmp_path / "motion_npz" / "test" / "dance.npz", 6, valid=valid)
+    write_motion_npz(tmp_path / "motion_npz" / "test" / "dance.npz", 6, valid=valid)
     return tmp_path
 
 
@@ -75,7 +71,7 @@ def test_evaluation_windows_and_check(data_root):
 
 def test_errors_name_the_file_and_field(tmp_path):
     path = tmp_path / "bad.npz"
-    write_sequence(path, 4)
+    write_motion_npz(path, 4)
     arrays = dict(np.load(path))
     np.savez(path, **{k: v for k, v in arrays.items() if k != "fps"})
     with pytest.raises(DataFormatError, match=r"bad\.npz: missing array\(s\) \['fps'\]"):

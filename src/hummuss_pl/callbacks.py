@@ -2,14 +2,102 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
 import torch
 from lightning.pytorch import LightningModule, Trainer
-from lightning.pytorch.callbacks import BasePredictionWriter
+from lightning.pytorch.callbacks import BasePredictionWriter, Callback, ProgressBar
 
-__all__ = ["PredictionWriter", "gather_predictions"]
+__all__ = ["PlainProgress", "PredictionWriter", "RunContext", "gather_predictions"]
+
+
+class RunContext(Callback):
+    """Adds to an error that stops a run where in the run it happened ("during training, epoch 2,
+    step 57"), so that a data error read lazily mid-epoch names the step as well as the file."""
+
+    def on_exception(self, trainer: Trainer, pl_module: LightningModule, exception: BaseException) -> None:
+        stage = trainer.state.stage.value if trainer.state.stage is not None else "the run"
+        exception.add_note(f"(during {stage}, epoch {trainer.current_epoch}, step {trainer.global_step})")
+
+
+class PlainProgress(ProgressBar):
+    """The progress report for logs (SLURM, nohup, `make pretrain > log`), where a live progress bar
+    prints nothing readable: one plain line per epoch (epoch, curriculum phase, steps, mean training
+    loss, validation metrics, training time and samples/s, epoch time with validation), a line at
+    most every `every_minutes` within a long
+    epoch, and the metrics of `validate` / `test` runs. The `hummuss` CLI uses it in place of the rich
+    bar whenever standard output is not a terminal."""
+
+    def __init__(self, every_minutes: float = 5.0) -> None:
+        super().__init__()
+        if not every_minutes > 0:
+            raise ValueError(f"PlainProgress.every_minutes must be > 0; got {every_minutes}")
+        self.every = 60.0 * every_minutes
+        self._enabled = True
+        self._epoch_start = self._last_line = self._train_seconds = 0.0
+        self._losses: list[float] = []
+        self._samples = 0
+
+    def disable(self) -> None:
+        self._enabled = False
+
+    def enable(self) -> None:
+        self._enabled = True
+
+    def _print(self, trainer: Trainer, text: str) -> None:
+        if self._enabled and trainer.is_global_zero:
+            print(text, flush=True)
+
+    @staticmethod
+    def _metrics(trainer: Trainer, prefixes: tuple[str, ...]) -> str:
+        items = sorted((k, v) for k, v in trainer.callback_metrics.items() if k.startswith(prefixes))
+        return ", ".join(f"{k} {float(v):.4g}" for k, v in items)
+
+    def on_train_epoch_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        self._epoch_start = self._last_line = time.monotonic()
+        self._losses, self._samples = [], 0
+
+    def on_train_batch_end(self, trainer: Trainer, pl_module: LightningModule, outputs: Any, batch: Any, batch_idx: int) -> None:
+        loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
+        if isinstance(loss, torch.Tensor):
+            self._losses.append(float(loss.detach()))
+        self._samples += _batch_len(batch)
+        now = time.monotonic()
+        self._train_seconds = now - self._epoch_start
+        if now - self._last_line >= self.every:
+            self._last_line = now
+            self._print(trainer, f"epoch {trainer.current_epoch}: step {batch_idx + 1}/{self.total_train_batches}, "
+                                 f"train/loss {self._mean_loss():.4g}, {now - self._epoch_start:.0f} s")  # fmt: skip
+
+    def _mean_loss(self) -> float:
+        return sum(self._losses) / len(self._losses) if self._losses else float("nan")
+
+    def on_train_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        seconds = time.monotonic() - self._epoch_start
+        datamodule = getattr(trainer, "datamodule", None)
+        phases, index = getattr(datamodule, "phases", None), getattr(datamodule, "phase_index", None)
+        phase = f" (phase {index + 1}/{len(phases)})" if phases and index is not None and len(phases) > 1 else ""
+        metrics = self._metrics(trainer, ("val/",))
+        rate = self._samples / max(self._train_seconds, 1e-9)
+        self._print(trainer, f"epoch {trainer.current_epoch + 1}/{trainer.max_epochs}{phase}: {len(self._losses)} steps "
+                             f"in {self._train_seconds:.0f} s ({rate:.1f} samples/s), train/loss {self._mean_loss():.4g}"
+                             + (f", {metrics}" if metrics else "") + f"; epoch {seconds:.0f} s with validation")  # fmt: skip
+
+    def on_validation_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        if trainer.state.fn == "validate":
+            self._print(trainer, f"validation: {self._metrics(trainer, ('val/',))}")
+
+    def on_test_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        self._print(trainer, f"test: {self._metrics(trainer, ('test/',))}")
+
+
+def _batch_len(batch: Any) -> int:
+    """Samples in a batch: the length of its first tensor (sample dicts) or of the batch itself."""
+    if isinstance(batch, dict):
+        batch = next((v for v in batch.values() if isinstance(v, torch.Tensor)), [])
+    return len(batch) if hasattr(batch, "__len__") else 0
 
 
 def gather_predictions(batches: list[dict[str, Any]], indices: list[list[int]] | None = None) -> dict[str, Any]:

@@ -33,7 +33,8 @@ from lightning.pytorch.cli import LightningCLI, SaveConfigCallback
 from lightning.pytorch.loggers import WandbLogger
 from lightning.pytorch.utilities import rank_zero_info
 
-from hummuss_pl.callbacks import PredictionWriter
+from hummuss_pl.callbacks import PlainProgress, PredictionWriter, RunContext
+from hummuss_pl.data.common import DataFormatError, MissingDataError
 from hummuss_pl.tasks.base import BackboneTask
 
 CHECKPOINT_ROOT = Path("checkpoints")
@@ -176,6 +177,11 @@ class HummussCLI(LightningCLI):
         callbacks = trainer.get("callbacks") or []
         if trainer.get("enable_progress_bar") is False:  # the defaults' RichProgressBar would contradict the flag
             callbacks = trainer.callbacks = [c for c in callbacks if not _is_progress_bar(c)]
+        elif not sys.stdout.isatty() and any(_is_progress_bar(c, live=True) for c in callbacks):
+            # A log file, not a terminal (SLURM, nohup, `make pretrain > log`): a live bar prints nothing
+            # readable there, so plain lines per epoch instead.
+            plain = Namespace(class_path="hummuss_pl.callbacks.PlainProgress", init_args=Namespace(every_minutes=5.0))
+            callbacks = trainer.callbacks = [plain if _is_progress_bar(c, live=True) else c for c in callbacks]
         checkpoints = [c for c in callbacks if str(c.get("class_path", "")).endswith("ModelCheckpoint")]
         for callback in checkpoints:
             if callback.init_args.get("dirpath") is None:
@@ -223,6 +229,7 @@ class HummussCLI(LightningCLI):
 
     def instantiate_trainer(self, **kwargs) -> Trainer:
         trainer = super().instantiate_trainer(**kwargs)
+        trainer.callbacks.append(RunContext())
         check_world_size(trainer)
         for callback in trainer.callbacks:
             if isinstance(callback, SaveConfigToRun):
@@ -290,38 +297,66 @@ def _active_wandb_run():
     return getattr(wandb, "run", None)
 
 
-def _is_progress_bar(callback: Namespace) -> bool:
-    """Whether a `trainer.callbacks` entry of the config is a progress bar (Rich, TQDM or a subclass)."""
+def _is_progress_bar(callback: Namespace, live: bool = False) -> bool:
+    """Whether a `trainer.callbacks` entry of the config is a progress bar (Rich, TQDM, ours or a
+    subclass); with `live`, one that redraws itself (not `PlainProgress`)."""
     class_path = callback.get("class_path") if hasattr(callback, "get") else None
-    return isinstance(class_path, str) and issubclass(import_object(class_path), ProgressBar)
+    if not isinstance(class_path, str):
+        return False
+    cls = import_object(class_path)
+    return issubclass(cls, ProgressBar) and not (live and issubclass(cls, PlainProgress))
 
 
 PACKAGE_DIR = str(Path(__file__).resolve().parent)
 
 
-def user_error(err: BaseException) -> BaseException | None:
-    """The error to show a user instead of a traceback: the innermost cause of `err` when it was raised
+def _chain(err: BaseException):
+    """`err` and the errors it was raised from or during, outermost first."""
+    seen: set[int] = set()
+    while err is not None and id(err) not in seen:
+        seen.add(id(err))
+        yield err
+        err = err.__cause__ or err.__context__
+
+
+def _one_line(err: BaseException) -> str:
+    """An error's message on one line: the message itself, or for an error re-raised from a DataLoader
+    worker (torch puts the worker's traceback into the text) the worker error's own message; then the
+    notes (e.g. where in the run it happened)."""
+    text = str(err.args[0]) if isinstance(err, KeyError) and err.args else str(err)
+    if "Original Traceback" in text:  # "...\nhummuss_pl.data.common.DataFormatError: <message>"
+        text = text.strip().splitlines()[-1].split(": ", 1)[-1]
+    return " ".join([text, *getattr(err, "__notes__", [])])
+
+
+def user_error(err: BaseException) -> str | None:
+    """What to show a user instead of a traceback, or None for a traceback: the message of a data error
+    (DataFormatError, MissingDataError) anywhere in the chain, whatever caused it and wherever it was
+    re-raised (a DataLoader worker, Lightning's hooks); else of the innermost cause when it was raised
     on purpose by this package (a ValueError, FileNotFoundError, KeyError or RuntimeError whose last
-    frame is in hummuss_pl, e.g. a DataModule saying which data_root it needs), else None."""
+    frame is in hummuss_pl, e.g. a DataModule saying which data_root it needs)."""
+    for e in _chain(err):
+        if isinstance(e, (DataFormatError, MissingDataError)):
+            return _one_line(e)
     while err.__cause__ is not None:
         err = err.__cause__
     tb = err.__traceback__
     while tb is not None and tb.tb_next is not None:
         tb = tb.tb_next
     ours = tb is not None and str(Path(tb.tb_frame.f_code.co_filename).resolve()).startswith(PACKAGE_DIR)
-    return err if ours and isinstance(err, (ValueError, FileNotFoundError, KeyError, RuntimeError)) else None
+    return _one_line(err) if ours and isinstance(err, (ValueError, FileNotFoundError, KeyError, RuntimeError)) else None
 
 
 def main(args: list[str] | None = None) -> None:
     """The `hummuss` console script. Configuration and data errors raised by this package print their
-    message (jsonargparse would wrap them in pages of traceback); HUMMUSS_TRACEBACK=1 shows it all."""
+    message on one line (jsonargparse and Lightning would wrap them in pages of traceback);
+    HUMMUSS_TRACEBACK=1 shows it all."""
     try:
         cli = HummussCLI(args=args)
     except Exception as err:
-        shown = None if os.environ.get("HUMMUSS_TRACEBACK") else user_error(err)
-        if shown is None:
+        message = None if os.environ.get("HUMMUSS_TRACEBACK") else user_error(err)
+        if message is None:
             raise
-        message = shown.args[0] if isinstance(shown, KeyError) and shown.args else shown
         sys.exit(f"hummuss: error: {message}\n(HUMMUSS_TRACEBACK=1 shows the full traceback)")
     cli.finish()
 

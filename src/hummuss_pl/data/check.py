@@ -12,7 +12,7 @@ from .common import CheckResult, MissingDataError
 from .layout import DatasetLayout
 from .registry import LAYOUT
 
-__all__ = ["check_root", "render_table"]
+__all__ = ["check_root", "render_lines", "render_table"]
 
 
 def check_root(root: str | os.PathLike, max_files: int | None = None, on_dataset: Callable[[str], None] | None = None) -> list[CheckResult]:
@@ -76,3 +76,14 @@ def render_table(results: list[CheckResult], root: str | os.PathLike):
             f"[{colour[r.status]}]{r.status}[/]",
         )
     return table
+
+
+def render_lines(results: list[CheckResult], root: str | os.PathLike) -> list[str]:
+    """The results as plain lines for logs (no table, no wrapping): one per dataset, then one per
+    problem, paths whole."""
+    lines = [f"datasets under {root}:"]
+    for r in results:
+        splits = "; ".join(f"{k}: {v}" for k, v in r.splits.items()) or "-"
+        lines.append(f"{r.status:10s} {r.dataset} [{', '.join(r.files)}] {splits}")
+        lines += [f"{'':10s}   problem: {p}" for p in r.problems]
+    return lines

@@ -57,7 +57,7 @@ def write_synthetic_clips(out_root: str | Path, num_train: int, num_test: int, c
 def _check(args) -> int:
     from rich.console import Console
 
-    from .check import check_root, render_table
+    from .check import check_root, render_lines, render_table
 
     console = Console()
     root = Path(args.root)
@@ -69,7 +69,10 @@ def _check(args) -> int:
     if not results:
         console.print(f"[yellow]no supported dataset found under {root}[/]; expected layout: docs/DATA.md")
         return 2
-    console.print(render_table(results, root))
+    if sys.stdout.isatty():
+        console.print(render_table(results, root))
+    else:  # a log file: plain lines, whole paths (a table would wrap them at 80 columns)
+        print("\n".join(render_lines(results, root)))
     bad = [r.dataset for r in results if r.status == "malformed"]
     if bad:
         console.print(f"[bold red]malformed: {', '.join(bad)}[/]")

@@ -29,21 +29,24 @@ DOCS = "docs/DATA.md"
 
 
 # ----------------------------------------------------------------------------------------- errors
+# Both errors can also be rebuilt from their text alone (`path` None): torch re-raises an error of a
+# DataLoader worker process as `type(error)(text)`, and the CLI then still knows it for a data error.
 class MissingDataError(FileNotFoundError):
     """A dataset file or folder is not where it is expected."""
 
-    def __init__(self, what: str, path: str | os.PathLike, anchor: str = "") -> None:
-        self.path = str(path)
+    def __init__(self, what: str, path: str | os.PathLike | None = None, anchor: str = "") -> None:
+        self.path = "" if path is None else str(path)
         where = f"{DOCS}#{anchor}" if anchor else DOCS
-        super().__init__(f"{what} not found: expected {self.path}. See {where} for where to obtain it and the expected layout.")
+        text = what if path is None else f"{what} not found: expected {self.path}. See {where} for where to obtain it and the expected layout."
+        super().__init__(text)
 
 
 class DataFormatError(ValueError):
     """A dataset file exists but does not have the expected keys, shapes or values."""
 
-    def __init__(self, path: str | os.PathLike, message: str) -> None:
-        self.path = str(path)
-        super().__init__(f"{self.path}: {message} (see {DOCS} for the expected format)")
+    def __init__(self, path: str | os.PathLike, message: str | None = None) -> None:
+        self.path = "" if message is None else str(path)
+        super().__init__(str(path) if message is None else f"{self.path}: {message} (see {DOCS} for the expected format)")
 
 
 def require_file(path: str | os.PathLike, what: str, anchor: str = "", directory: bool = False) -> Path:
@@ -55,15 +58,31 @@ def require_file(path: str | os.PathLike, what: str, anchor: str = "", directory
 
 
 def load_pickle(path: str | os.PathLike) -> Any:
-    """Unpickles a file written by Python 3 or (LCN's / older tools') Python 2 pickles."""
+    """Unpickles a file written by Python 3 or (LCN's / older tools') Python 2 pickles; a file that is
+    not a complete pickle (truncated, another format) raises DataFormatError naming it."""
     try:
-        with open(path, "rb") as f:
-            return pickle.load(f)
-    except UnicodeDecodeError:
-        with open(path, "rb") as f:
-            return pickle.load(f, encoding="latin1")
-    except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, IndexError, ValueError) as e:
-        raise DataFormatError(path, f"cannot be unpickled ({type(e).__name__}: {e})") from e
+        try:
+            with open(path, "rb") as f:
+                return pickle.load(f)
+        except UnicodeDecodeError:
+            with open(path, "rb") as f:
+                return pickle.load(f, encoding="latin1")
+    except OSError:
+        raise
+    except Exception as e:  # noqa: BLE001 - whatever the unpickler trips on, the file is the problem
+        truncated = " (the file looks truncated: it does not end as a pickle does)" if not pickle_is_complete(path) else ""
+        raise DataFormatError(path, f"cannot be unpickled{truncated} ({type(e).__name__}: {e})") from e
+
+
+def pickle_is_complete(path: str | os.PathLike) -> bool:
+    """A cheap check, without unpickling: the file is not empty and ends with pickle's STOP opcode, as
+    every complete pickle (any protocol) does. A file cut short fails it."""
+    with open(path, "rb") as f:
+        f.seek(0, os.SEEK_END)
+        if f.tell() == 0:
+            return False
+        f.seek(-1, os.SEEK_END)
+        return f.read(1) == pickle.STOP
 
 
 def load_pickle_once(path: str | os.PathLike) -> Any:

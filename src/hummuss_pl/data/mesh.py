@@ -75,6 +75,9 @@ MESH_FILES: dict[str, tuple[str, str]] = {  # dataset -> (plain file, HybrIK fil
     "h36m": ("mesh_det_h36m.pkl", "mesh_det_h36m_w_hybrik_pred.pkl"),
 }
 MESH_RESOLUTION = {"pw3d": (1920, 1920), "coco": (640, 640)}  # (res_w, res_h)
+# The splits the suite reads (MotionBERT's mesh recipe: COCO and H36M train only, 3DPW is also the test
+# set). `hummuss-data check` requires these and reads any other split a file has.
+MESH_SPLITS = {"pw3d": ("train", "test"), "coco": ("train",), "h36m": ("train",)}
 MESH_FPS = {"pw3d": 30.0, "coco": 30.0, "h36m": H36M_FPS}  # COCO: single images, nominal rate
 REQUIRED = ("joint_2d", "confidence", "smpl_pose", "smpl_shape", "source")
 HYBRIK = ("pred_smpl_pose", "pred_smpl_shape")
@@ -190,14 +193,15 @@ def _source(name: MeshName, hybrik: bool) -> SourceSpec:
         config = MeshConfig(str(path), split, dataset=name, hybrik=True if hybrik else None, **cfg.reader_options())
         return MeshClips(config, data=load_pickle_once(require_file(path, f"mesh pickle ({name})", ANCHOR)))
 
-    return SourceSpec(build, _key(name, hybrik), has_3d=False, eval_split="test" if name == "pw3d" else None)
+    return SourceSpec(build, _key(name, hybrik), has_3d=False, eval_split="test" if "test" in MESH_SPLITS[name] else None)
 
 
 def _check_mesh(path: Path, row: CheckResult, max_files: int | None) -> list[CheckResult]:
     data = load_pickle(path)
     name = mesh_dataset_of(path)
     hybrik = True if path.name == MESH_FILES[name][1] else None  # a HybrIK file must have the HybrIK fields
-    for split in ("train", "test"):
+    extra = [split for split in ("train", "test") if split not in MESH_SPLITS[name] and isinstance(data, dict) and split in data]
+    for split in (*MESH_SPLITS[name], *extra):
         ds = MeshClips(MeshConfig(str(path), split, hybrik=hybrik), data=data)
         note_split(row, split, ds.report, "clips" + (" (+HybrIK)" if ds.hybrik else ""))
     return [row]

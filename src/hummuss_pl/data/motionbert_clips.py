@@ -34,6 +34,7 @@ from .common import (
     ReadReport,
     load_pickle,
     orthographic_input,
+    pickle_is_complete,
     require_array,
     require_file,
     require_keys,
@@ -168,6 +169,13 @@ class MotionBERTClips(Dataset):
         self.report = ReadReport(self.info.source, str(split_dir), items=len(self.files))
         if not self.files:
             raise DataFormatError(split_dir, "holds no clip files (%08d.pkl)")
+        # Clips are read one at a time during training; a file cut short would stop a run hours in.
+        # Each file's last byte says whether it is a complete pickle: cheap enough for every file.
+        truncated = [path for path in self.files if not pickle_is_complete(path)]
+        if truncated:
+            shown = ", ".join(p.name for p in truncated[:5]) + (", ..." if len(truncated) > 5 else "")
+            raise DataFormatError(split_dir, f"{len(truncated)} of {len(self.files)} clip files are empty or truncated "
+                                             f"(not a complete pickle): {shown}; restore them from the original data")  # fmt: skip
         self.report.log()
 
     def __len__(self) -> int:

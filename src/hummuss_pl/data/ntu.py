@@ -149,24 +149,27 @@ class NTUAction(AugmentedDataset):
         require_keys(data, ("split", "annotations"), path)
         if not isinstance(data["split"], dict) or config.split not in data["split"]:
             raise DataFormatError(path, f"split {config.split!r} not found; the file has {sorted(data['split'])}")
-        wanted = list(data["split"][config.split])
-        by_name = {}
-        for k, ann in enumerate(data["annotations"]):
-            require_keys(ann, ("frame_dir",), path, f"annotations[{k}]")
-            by_name[ann["frame_dir"]] = (k, ann)
+        wanted = set(data["split"][config.split])
         rng = np.random.default_rng(config.seed)
         self.report = ReadReport("ntu", str(path))
         self.samples: list[dict] = []
         self.resample: list[np.ndarray] = []
-        for name in wanted:
-            if name not in by_name:
-                self.report.drop("split entries without an annotation")
+        found: dict[str, int] = {}
+        for k, ann in enumerate(data["annotations"]):  # in the file's order, as MotionBERT reads them
+            require_keys(ann, ("frame_dir",), path, f"annotations[{k}]")
+            name = ann["frame_dir"]
+            if name not in wanted:
                 continue
-            k, ann = by_name[name]
+            found[name] = found.get(name, 0) + 1
             self.samples.append(self._check(ann, path, f"annotations[{k}] ({name})"))
             t = self.samples[-1]["keypoint"].shape[1]
             self.resample.append(resample_indices(t, config.clip_len, rng if config.is_train else None))
             self.report.frames += t
+        self.report.drop("split entries without an annotation", len(wanted - set(found)))
+        repeats = sum(n - 1 for n in found.values())
+        if repeats:  # kept, as MotionBERT keeps every annotation of a split entry
+            self.report.warnings.append(f"{repeats} annotations repeat the frame_dir of an earlier one in {config.split}; "
+                                        "all are kept (as MotionBERT does)")  # fmt: skip
         self.report.items = len(self.samples)
         labels = [sample["label"] for sample in self.samples]
         if config.num_classes is not None and labels and not 0 <= min(labels) <= max(labels) < config.num_classes:

@@ -84,6 +84,15 @@ class _SourceDataModule(L.LightningDataModule):
             seed=self.seed, rank=rank, world_size=world, keyed=train,
         )  # fmt: skip
         sampler.set_epoch(epoch)
+        if train and len(sampler) == 0:
+            sizes, batch = [len(d) for d in datasets], sorted(set(sampler.batch_sizes))
+            per_source = f" ({' + '.join(map(str, sizes))} in {len(sizes)} sources, one source per batch)" if len(sizes) > 1 else ""
+            batch_text = f"batch_size={batch[0]}" if len(batch) == 1 else f"batch sizes {sampler.batch_sizes}"
+            raise ValueError(
+                f"{type(self).__name__}: the training split has {sum(sizes)} items{per_source}, too few for one batch of "
+                f"{batch_text} on each of {world} device(s) (incomplete training batches are dropped), so nothing "
+                "would be trained: lower batch_size (--data.init_args.batch_size) or use more data"
+            )
         if train and sampler.dropped:
             rank_zero_info(f"{type(self).__name__}: {sampler.dropped} clips per epoch fall in incomplete batches and are skipped")
         return DataLoader(
