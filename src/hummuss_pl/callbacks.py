@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -10,7 +12,7 @@ import torch
 from lightning.pytorch import LightningModule, Trainer
 from lightning.pytorch.callbacks import BasePredictionWriter, Callback, ProgressBar
 
-__all__ = ["PlainProgress", "PredictionWriter", "RunContext", "gather_predictions"]
+__all__ = ["MetricsFile", "PlainProgress", "PredictionWriter", "RunContext", "gather_predictions"]
 
 
 class RunContext(Callback):
@@ -91,6 +93,57 @@ class PlainProgress(ProgressBar):
 
     def on_test_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         self._print(trainer, f"test: {self._metrics(trainer, ('test/',))}")
+
+
+class MetricsFile(Callback):
+    """Every run's numbers beside its checkpoints, readable without W&B: `metrics-<stage>.csv`, one row
+    per training epoch (epoch, step, seconds, every logged metric), and `metrics-<stage>.json`
+    {"stage", "seconds", "epochs": [rows], "final": {metric: value}, "best": {metric, mode, value,
+    epoch} (fit)}. `hummuss report` and the experiments read these. Rank 0 writes; metrics under DDP
+    are the synchronised ones Lightning logs."""
+
+    def __init__(self, output_dir: str | Path, stage: str) -> None:
+        self.output_dir, self.stage = Path(output_dir), stage
+        self.rows: list[dict[str, float]] = []
+        self._start = time.monotonic()
+
+    def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        self.output_dir = Path(trainer.strategy.broadcast(str(self.output_dir)))
+        self._start = time.monotonic()
+
+    @staticmethod
+    def _numbers(trainer: Trainer) -> dict[str, float]:
+        return {k: float(v) for k, v in sorted(trainer.callback_metrics.items()) if v.numel() == 1}
+
+    def on_train_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        if trainer.sanity_checking:
+            return
+        self.rows.append({"epoch": trainer.current_epoch, "step": trainer.global_step,
+                          "seconds": round(time.monotonic() - self._start, 3)} | self._numbers(trainer))  # fmt: skip
+        self._write(trainer, pl_module)
+
+    def teardown(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        if not trainer.sanity_checking:
+            self._write(trainer, pl_module)
+
+    def _write(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        if not trainer.is_global_zero:
+            return
+        self.output_dir.mkdir(parents=True, exist_ok=True)
+        summary: dict[str, Any] = {"stage": self.stage, "seconds": round(time.monotonic() - self._start, 3),
+                                   "epochs": self.rows, "final": self._numbers(trainer)}  # fmt: skip
+        metric, mode = getattr(pl_module, "monitor", (None, None))
+        scored = [r for r in self.rows if metric in r]
+        if scored:
+            best = (min if mode == "min" else max)(scored, key=lambda r: r[metric])
+            summary["best"] = {"metric": metric, "mode": mode, "value": best[metric], "epoch": best["epoch"]}
+        (self.output_dir / f"metrics-{self.stage}.json").write_text(json.dumps(summary, indent=1))
+        if self.rows:
+            columns = list(dict.fromkeys(k for r in self.rows for k in r))
+            with open(self.output_dir / f"metrics-{self.stage}.csv", "w", newline="") as f:
+                writer = csv.DictWriter(f, fieldnames=columns)
+                writer.writeheader()
+                writer.writerows(self.rows)
 
 
 def _batch_len(batch: Any) -> int:

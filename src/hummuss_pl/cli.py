@@ -33,7 +33,12 @@ from lightning.pytorch.cli import LightningCLI, SaveConfigCallback
 from lightning.pytorch.loggers import WandbLogger
 from lightning.pytorch.utilities import rank_zero_info
 
-from hummuss_pl.callbacks import PlainProgress, PredictionWriter, RunContext
+from hummuss_pl.callbacks import (
+    MetricsFile,
+    PlainProgress,
+    PredictionWriter,
+    RunContext,
+)
 from hummuss_pl.data.common import DataFormatError, MissingDataError
 from hummuss_pl.tasks.base import BackboneTask
 
@@ -229,7 +234,7 @@ class HummussCLI(LightningCLI):
 
     def instantiate_trainer(self, **kwargs) -> Trainer:
         trainer = super().instantiate_trainer(**kwargs)
-        trainer.callbacks.append(RunContext())
+        trainer.callbacks += [RunContext(), MetricsFile(self.run_dir, self.subcommand or "run")]
         check_world_size(trainer)
         for callback in trainer.callbacks:
             if isinstance(callback, SaveConfigToRun):
