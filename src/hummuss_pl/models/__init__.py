@@ -11,6 +11,7 @@ from .backbones import (
     resolve_backbone,
     supports_rate,
 )
+from .framewise import FramewiseConfig, FramewiseMLP
 from .gdssm import Aggregate, BiGDSSM, UniGDSSM
 from .hummuss import (
     HumMUSS,
@@ -38,6 +39,8 @@ __all__ = [
     "BackboneConfig",
     "BiGDSSM",
     "DSSM",
+    "FramewiseConfig",
+    "FramewiseMLP",
     "HumMUSS",
     "HumMUSSConfig",
     "HumMUSSState",

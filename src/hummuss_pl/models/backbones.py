@@ -13,11 +13,12 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .framewise import FramewiseConfig, FramewiseMLP
 from .hummuss import HumMUSS, HumMUSSConfig
 from .motionbert import MotionBERT, MotionBERTConfig, load_motionbert_checkpoint
 from .weights import load_strict
 
-BackboneConfig = HumMUSSConfig | MotionBERTConfig
+BackboneConfig = HumMUSSConfig | MotionBERTConfig | FramewiseConfig
 
 __all__ = [
     "BACKBONE_PRESETS",
@@ -38,14 +39,19 @@ class _Kind:
     takes_rate: bool  # has a frame-rate argument (Δ multiplier): HumMUSS yes, MotionBERT no
 
 
-_KINDS = (_Kind(HumMUSSConfig, HumMUSS, takes_rate=True), _Kind(MotionBERTConfig, MotionBERT, takes_rate=False))
+_KINDS = (
+    _Kind(HumMUSSConfig, HumMUSS, takes_rate=True),
+    _Kind(MotionBERTConfig, MotionBERT, takes_rate=False),
+    _Kind(FramewiseConfig, FramewiseMLP, takes_rate=False),  # the per-frame floor: no time, no rate
+)
 
 
 def _kind(backbone: nn.Module | BackboneConfig) -> _Kind:
     for kind in _KINDS:
         if isinstance(backbone, (kind.config, kind.model)):
             return kind
-    raise TypeError(f"not a backbone or backbone config: {type(backbone).__name__} (expected HumMUSS or MotionBERT)")
+    raise TypeError(f"not a backbone or backbone config: {type(backbone).__name__} (expected one of "
+                    f"{[kind.model.__name__ for kind in _KINDS]})")  # fmt: skip
 
 
 def supports_rate(backbone: nn.Module | BackboneConfig) -> bool:
@@ -69,6 +75,8 @@ BACKBONE_PRESETS: dict[str, BackboneConfig] = {
     # tiny MotionBERTs for tests and quick runs, with the real maxlen so 243-frame clips fit
     "motionbert-tiny-causal": replace(MotionBERTConfig.tiny(causal=True), maxlen=243),
     "motionbert-tiny": replace(MotionBERTConfig.tiny(causal=False), maxlen=243),
+    # the per-frame floor (no temporal context), about the size of the small presets
+    "framewise-small": FramewiseConfig(hidden=288, depth=2, dim_rep=64),
 }
 
 
@@ -81,13 +89,14 @@ def resolve_backbone(backbone: BackboneConfig | str | dict) -> BackboneConfig:
     """A config, the name of a preset in `BACKBONE_PRESETS`, or a `backbone_as_dict` dict."""
     if isinstance(backbone, str):
         if backbone not in BACKBONE_PRESETS:
-            raise ValueError(f"unknown backbone preset {backbone!r}; choose one of {sorted(BACKBONE_PRESETS)} or give a HumMUSSConfig / MotionBERTConfig")
+            raise ValueError(f"unknown backbone preset {backbone!r}; choose one of {sorted(BACKBONE_PRESETS)} or give a "
+                             "HumMUSSConfig / MotionBERTConfig / FramewiseConfig")  # fmt: skip
         return BACKBONE_PRESETS[backbone]
     if isinstance(backbone, dict):
         name = str(backbone.get("class_path", "")).rsplit(".", 1)[-1]
         classes = {kind.config.__name__: kind.config for kind in _KINDS}
         if name not in classes:
-            raise ValueError(f"backbone dict must name HumMUSSConfig or MotionBERTConfig in class_path; got {backbone.get('class_path')!r}")
+            raise ValueError(f"backbone dict must name one of {sorted(classes)} in class_path; got {backbone.get('class_path')!r}")
         return classes[name](**backbone.get("init_args", {}))
     _kind(backbone)  # a config of a known kind
     return backbone

@@ -18,6 +18,7 @@ from torch import nn
 from hummuss_pl.batch import FPS, SOURCE
 from hummuss_pl.models import (
     BackboneConfig,
+    FramewiseConfig,
     HumMUSSConfig,
     MotionBERTConfig,
     backbone_as_dict,
@@ -56,7 +57,7 @@ class OptimConfig:
                 raise ValueError(f"OptimConfig.{f.name} must be >= 0; got {value}")
 
 
-allow_in_checkpoints(HumMUSSConfig, MotionBERTConfig, OptimConfig)
+allow_in_checkpoints(HumMUSSConfig, MotionBERTConfig, FramewiseConfig, OptimConfig)
 
 
 class BackboneTask(L.LightningModule):
@@ -86,7 +87,7 @@ class BackboneTask(L.LightningModule):
         """Per-clip frame rates (`clip_rate`) need a model with a rate: HumMUSS."""
         if reference_fps is not None:
             if not supports_rate(self.backbone_cfg):
-                raise ValueError("reference_fps needs a HumMUSS backbone: MotionBERT has no frame-rate parameter")
+                raise ValueError(f"reference_fps needs a HumMUSS backbone: {type(self.backbone).__name__} has no frame-rate parameter")
             if not reference_fps > 0:
                 raise ValueError(f"reference_fps must be > 0; got {reference_fps}")
         self.reference_fps = reference_fps

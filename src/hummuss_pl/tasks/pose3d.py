@@ -85,7 +85,7 @@ class Pose3DTask(BackboneTask):
                 raise ValueError(f"Pose3DTask.eval_rate must be > 0 (fps_train / fps_test) or None; got {eval_rate}")
             if not self.has_rate and eval_rate != 1:
                 raise ValueError(
-                    f"Pose3DTask.eval_rate={eval_rate}: MotionBERT has no frame-rate parameter; leave eval_rate unset "
+                    f"Pose3DTask.eval_rate={eval_rate}: {type(self.backbone).__name__} has no frame-rate parameter; leave eval_rate unset "
                     "(or 1.0) for a MotionBERT backbone"
                 )
         self.loss_cfg, self.flip_test, self.eval_rate = loss, flip_test, eval_rate
@@ -113,8 +113,8 @@ class Pose3DTask(BackboneTask):
         if self.has_rate:  # one float when the windows agree (the usual case): kernels are cached per rate
             return float(steps[0]) if bool((steps == steps[0]).all()) else steps
         if bool((steps != 1).any()):
-            self._warn_once("rate", "the test windows take every k-th frame (k > 1) but MotionBERT has no frame-rate "
-                                    "parameter: evaluating at rate 1 (as trained)")  # fmt: skip
+            self._warn_once("rate", f"the test windows take every k-th frame (k > 1) but {type(self.backbone).__name__} "
+                                    "has no frame-rate parameter: evaluating at rate 1 (as trained)")  # fmt: skip
         return 1.0
 
     # ------------------------------------------------------------------------------------ evaluation
