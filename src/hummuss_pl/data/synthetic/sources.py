@@ -3,7 +3,9 @@
     synthetic        pose clips (or, with `layout: action`, two-person action samples); options are
                      SyntheticConfig's fields. Held-out splits ("val", "test") have num_clips // 8
                      clips when `num_clips` is given. Evaluation windows (the 3DHP protocol) run
-                     over `test_sequences` held-out sequences of `test_frames` frames.
+                     over `test_sequences` held-out sequences of `test_frames` frames, at every
+                     frame or only at frames [start, stop) of each (`test_valid_frames`; the
+                     others are context, as 3DHP's invalid frames).
     synthetic_pw3d   3DPW-like mesh videos and COCO-like images (`synthetic.mesh`): options
     synthetic_coco   `smpl_dir` (required: the SMPL files the meshes are made with), `hybrik`,
                      `mesh` (SyntheticMeshConfig's fields) and MeshConfig's (clip_len, stride).
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 from torch.utils.data import Dataset
 
 from hummuss_pl.batch import FPS, INPUT, SCALE_MM, TARGET_3D
@@ -25,7 +28,7 @@ from .config import SOURCE_NAME, SyntheticConfig
 from .dataset import SyntheticMotion
 from .mesh import SyntheticMeshConfig, synthesize_mesh_split
 
-_WINDOW_OPTIONS = {"test_sequences": 8, "test_frames": 256}  # the held-out sequences windows run over
+_WINDOW_OPTIONS = {"test_sequences": 8, "test_frames": 256, "test_valid_frames": None}  # held-out sequences for windows
 
 
 def _corpus(cfg: SourceConfig, split: str) -> SyntheticMotion:
@@ -45,10 +48,18 @@ def _windows(cfg: SourceConfig, path: Path | None, spec: WindowSpec) -> Dataset:
     held_out = SourceConfig(cfg.name, clip_len=options["test_frames"],
                             options={k: v for k, v in cfg.options.items() if k not in _WINDOW_OPTIONS} | {"num_clips": options["test_sequences"]})  # fmt: skip
     corpus = SyntheticMotion(SyntheticConfig(split="test", **held_out.reader_options()))
+    valid = None
+    if options["test_valid_frames"] is not None:
+        start, stop = options["test_valid_frames"]
+        if not 0 <= start < stop <= options["test_frames"]:
+            raise ValueError(f"source {cfg.key!r}: test_valid_frames must be [start, stop) within the {options['test_frames']} "
+                             f"test frames; got {options['test_valid_frames']}")  # fmt: skip
+        valid = np.zeros(options["test_frames"], bool)
+        valid[start:stop] = True
     sequences = []
     for i in range(len(corpus)):
         item = corpus[i]
-        sequences.append(MotionSequence(f"synthetic test {i}", item[INPUT], item[TARGET_3D], float(item[FPS]), float(item[SCALE_MM]), None))
+        sequences.append(MotionSequence(f"synthetic test {i}", item[INPUT], item[TARGET_3D], float(item[FPS]), float(item[SCALE_MM]), valid))
     windows = EvaluationWindows(sequences, spec, SOURCE_NAME, corpus.describe())
     windows.report.log()
     return windows
