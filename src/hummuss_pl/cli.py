@@ -301,7 +301,13 @@ def user_error(err: BaseException) -> BaseException | None:
 
 def main(args: list[str] | None = None) -> None:
     """The `hummuss` console script. Configuration and data errors raised by this package print their
-    message (jsonargparse would wrap them in pages of traceback); HUMMUSS_TRACEBACK=1 shows it all."""
+    message (jsonargparse would wrap them in pages of traceback); HUMMUSS_TRACEBACK=1 shows it all.
+    `hummuss render` (pictures of saved predictions) has its own small parser in `hummuss_pl.render`."""
+    argv = sys.argv[1:] if args is None else list(args)
+    if argv[:1] == ["render"]:
+        from hummuss_pl.render import main as render_main
+
+        sys.exit(render_main(argv[1:]))
     try:
         cli = HummussCLI(args=args)
     except Exception as err:
