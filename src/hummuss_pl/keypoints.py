@@ -432,7 +432,7 @@ def choose_skeleton(det: DetectionFile, joints: int, override: str | None) -> tu
     return skeleton, f"{title} ({how})"
 
 
-def _convert(det: DetectionFile, skeleton: Skeleton, keypoints: np.ndarray, counts: dict[str, int]) -> np.ndarray:
+def _convert(skeleton: Skeleton, keypoints: np.ndarray, counts: dict[str, int]) -> np.ndarray:
     """(N, K, 3) pixels → (N, 17, 3) H36M-17 pixels: non-finite joints become missing, confidence
     clipped to [0, 1]; `counts` collects how many joints each rule touched."""
     x = keypoints[:, : skeleton.joints].copy()
@@ -471,70 +471,81 @@ def _frames_text(frames: Iterable[int], limit: int = 6) -> str:
     return shown + (f", ... ({len(frames)} in all)" if len(frames) > limit else "")
 
 
+def _is_tracked(det: DetectionFile) -> bool:
+    """Whether every detection has a track id; raises when only some have."""
+    tracked = [d.track is not None for d in det.detections]
+    if any(tracked) and not all(tracked):
+        a, b = next(d for d in det.detections if d.track is not None), next(d for d in det.detections if d.track is None)
+        raise _fail(det.path, f"{a.where} has a track id ({det.track_field} {a.track}) but {b.where} has none: "
+                              "a file must be tracked throughout or not at all")  # fmt: skip
+    return all(tracked)
+
+
+def _by_track(det: DetectionFile) -> dict[str, list[Detection]]:
+    """Track label ("idx 3") → that person's detections in frame order; one detection a frame."""
+    people: dict[str, list[Detection]] = {}
+    for d in sorted(det.detections, key=lambda d: d.track):  # stable: frame order kept within a track
+        mine = people.setdefault(f"{det.track_field} {d.track}", [])
+        if mine and mine[-1].frame == d.frame:
+            raise _fail(det.path, f"{d.where}: {det.track_field} {d.track} appears twice in frame {d.frame}")
+        mine.append(d)
+    return people
+
+
+def _best_per_frame(det: DetectionFile) -> tuple[list[Detection], str]:
+    """The highest-scoring detection of each frame, and a line saying how many others were ignored."""
+    best: dict[int, Detection] = {}
+    for d in det.detections:
+        if d.frame not in best or d.score > best[d.frame].score:
+            best[d.frame] = d
+    per_frame = Counter(d.frame for d in det.detections)
+    extra, crowded = sum(n - 1 for n in per_frame.values()), sum(n > 1 for n in per_frame.values())
+    line = f"no track ids in '{det.track_field}': one stream of the highest-scoring detection per frame"
+    line += f"; {_plural(extra, 'other detection')} in {_plural(crowded, 'frame')} ignored" if extra else ""
+    return sorted(best.values(), key=lambda d: d.frame), line
+
+
+def _frame_axis(det: DetectionFile) -> tuple[np.ndarray, dict[int, int]]:
+    """The frame numbers of the streams (the file's whole range when numbered) and frame → row."""
+    frames = np.arange(det.frames[0], det.frames[-1] + 1) if det.numbered else np.asarray(det.frames)
+    return frames, {int(f): i for i, f in enumerate(frames)}
+
+
 def to_streams(det: DetectionFile, image_size: tuple[float, float] | None, skeleton: str | None = None, min_frames: int = 2) -> Streams:
     """Per-person H36M-17 streams of a parsed file (see the module docstring for the rules)."""
     path = det.path
     _check_image_size(path, det.tool, image_size)
     if not det.detections:
         raise _fail(path, f"no person detected in any of its {_plural(len(det.frames), 'frame')}")
-    joints = {d.keypoints.shape[0] for d in det.detections}
-    if len(joints) > 1:
-        first = {d.keypoints.shape[0]: d.where for d in det.detections}
+    first = {d.keypoints.shape[0]: d.where for d in det.detections}
+    if len(first) > 1:
         raise _fail(path, f"detections have different numbers of keypoints ({', '.join(f'{k} at {w}' for k, w in first.items())})")
-    chosen, how = choose_skeleton(det, joints.pop(), skeleton)
-    tracked = [d.track is not None for d in det.detections]
-    if any(tracked) and not all(tracked):
-        a, b = next(d for d in det.detections if d.track is not None), next(d for d in det.detections if d.track is None)
-        raise _fail(path, f"{a.where} has a track id ({det.track_field} {a.track}) but {b.where} has none: "
-                          "a file must be tracked throughout or not at all")  # fmt: skip
-
-    frames = np.arange(det.frames[0], det.frames[-1] + 1) if det.numbered else np.arange(len(det.frames))
-    row = {f: i for i, f in enumerate(frames)} if det.numbered else {f: i for i, f in enumerate(det.frames)}
+    chosen, how = choose_skeleton(det, next(iter(first)), skeleton)
+    frames, row = _frame_axis(det)
     report = [f"{path}: {det.tool}, {how} → H36M-17; frames {frames[0]}..{frames[-1]} ({len(frames)})"]
     report += [f"  {n}" for n in det.notes]
     absent = len(frames) - len(set(det.frames))
     if absent:
         report.append(f"  {_plural(absent, 'frame')} absent from the file (no detections there) fed as missing joints")
-
-    # People: track id → its detections, or the best detection of each frame.
-    people: dict[int, list[Detection]] = {}
-    if all(tracked):
-        for d in det.detections:
-            mine = people.setdefault(d.track, [])
-            if mine and mine[-1].frame == d.frame:
-                raise _fail(path, f"{d.where}: {det.track_field} {d.track} appears twice in frame {d.frame}")
-            mine.append(d)
-        how_people = f"one stream per {det.track_field}"
+    if _is_tracked(det):
+        people, line = _by_track(det), f"one stream per {det.track_field}"
     else:
-        best: dict[int, Detection] = {}
-        for d in det.detections:
-            if d.frame not in best or d.score > best[d.frame].score:
-                best[d.frame] = d
-        people[0] = sorted(best.values(), key=lambda d: d.frame)
-        per_frame = Counter(d.frame for d in det.detections)
-        extra, crowded = sum(n - 1 for n in per_frame.values()), sum(n > 1 for n in per_frame.values())
-        how_people = f"no track ids in '{det.track_field}': one stream of the highest-scoring detection per frame"
-        if extra:
-            how_people += f"; {_plural(extra, 'other detection')} in {_plural(crowded, 'frame')} ignored"
-    report.append(f"  {how_people}")
+        best, line = _best_per_frame(det)
+        people = {"highest-scoring detection": best}
+    report.append(f"  {line}")
 
-    short = {p: ds for p, ds in people.items() if len(ds) < min_frames}
+    short = [label for label, ds in people.items() if len(ds) < min_frames]
     if short:
-        listed = "; ".join(f"{det.track_field} {p} at frame {_frames_text(d.frame for d in ds)}" for p, ds in short.items())
+        listed = "; ".join(f"{label} at frame {_frames_text(d.frame for d in people.pop(label))}" for label in short)
         report.append(f"  {_plural(len(short), 'person')} seen in fewer than {min_frames} frames left out ({listed}); --min-frames 1 keeps such people")
-    kept = {p: ds for p, ds in people.items() if p not in short}
-    if not kept:
+    if not people:
         raise _fail(path, f"no person is seen in at least {min_frames} frames (--min-frames {min_frames}); a stream needs several frames")
 
     counts = {"non-finite": 0, "above 1": 0, "negative": 0}
-    out = np.zeros((len(kept), len(frames), 17, 3), np.float32)  # (S, T, 17, 3), missing = 0
-    labels = []
-    for s, (p, ds) in enumerate(sorted(kept.items())):
-        rows = [row[d.frame] for d in ds]
-        out[s, rows] = _convert(det, chosen, np.stack([d.keypoints for d in ds]), counts)
+    out = np.zeros((len(people), len(frames), 17, 3), np.float32)  # (S, T, 17, 3), missing = 0
+    for s, (label, ds) in enumerate(people.items()):
+        out[s, [row[d.frame] for d in ds]] = _convert(chosen, np.stack([d.keypoints for d in ds]), counts)
         out[s] = _normalise(out[s], image_size)
-        label = f"{det.track_field} {p}" if all(tracked) else "highest-scoring detection"
-        labels.append(label)
         missing = len(frames) - len(ds)
         report.append(f"  stream {s} = {label}: detected in {len(ds)} of {len(frames)} frames"
                       + (f", {_plural(missing, 'frame')} without a detection fed as missing joints (confidence 0)" if missing else ""))  # fmt: skip
@@ -542,7 +553,7 @@ def to_streams(det: DetectionFile, image_size: tuple[float, float] | None, skele
         report.append(f"  {_plural(counts['non-finite'], 'joint')} with NaN or infinite values fed as missing (confidence 0)")
     if counts["above 1"] or counts["negative"]:
         report.append(f"  confidence clipped to [0, 1] in {_plural(counts['above 1'] + counts['negative'], 'joint')}")
-    return Streams(out, frames, labels, report, chosen.name)
+    return Streams(out, frames, list(people), report, chosen.name)
 
 
 def read_streams(path: str | Path, image_size: tuple[float, float] | None, skeleton: str | None = None, min_frames: int = 2) -> Streams:
