@@ -254,6 +254,17 @@ def test_a_person_seen_in_one_frame_is_left_out_and_counted(tmp_path):
         read_streams(only, SIZE)
 
 
+def test_keypoints_that_are_not_pixels_of_that_image_are_warned_about(tmp_path):
+    entries = [alphapose_entry(f"{k}.jpg", joints(COCO17), 2.0, 1) for k in range(2)]
+    path = write_json(tmp_path / "r.json", entries)
+    assert not any("WARNING" in line for line in read_streams(path, SIZE).report)
+    # In a 300 × 150 image only r_shoulder (400, 150) lies within [-150, 450] × [-75, 225]: 16 joints × 2 frames outside.
+    assert "WARNING: 32 joints lie far outside the 300 × 150 image: check --image-size" in "\n".join(read_streams(path, (300, 150)).report)
+    scaled = joints(COCO17) / [1000, 500, 1]  # OpenPose --keypoint_scale 3: x, y in [0, 1]
+    path = write_json(tmp_path / "n.json", [alphapose_entry(f"{k}.jpg", scaled, 2.0, 1) for k in range(2)])
+    assert "the file looks normalised already" in "\n".join(read_streams(path, SIZE).report)
+
+
 def bad_cases(tmp_path: Path) -> list[tuple[Path, dict, str]]:
     kp = joints(COCO17)
     ok = [alphapose_entry(f"{k}.jpg", kp, 2.0, 1) for k in range(3)]

@@ -56,7 +56,8 @@ the other detections are counted and ignored. Bad input: an unknown format, an e
 malformed fields, frame numbers that go backwards, two detections of one track in a frame, and
 mixed tracked / untracked detections are errors naming the file and field; NaN or infinite values
 are fed as missing joints and counted; a person seen in fewer than `min_frames` frames (default 2)
-is left out and counted. Every such count is a line of `Streams.report`.
+is left out and counted; keypoints that look normalised already, or far outside the image, are
+warned about (a wrong --image-size). Every such count is a line of `Streams.report`.
 """
 
 from __future__ import annotations
@@ -461,6 +462,21 @@ def _normalise(x: np.ndarray, image_size: tuple[float, float]) -> np.ndarray:
     return out
 
 
+def _pixel_warnings(pixels: np.ndarray, image_size: tuple[float, float]) -> list[str]:
+    """Report lines when the detected joints (..., 3) do not look like pixels of a W × H image."""
+    xy = pixels[..., :2][pixels[..., 2] > 0]  # (N, 2)
+    if not len(xy):
+        return []
+    w, h = image_size
+    if np.abs(xy).max() <= 1.5 and max(w, h) > 10:
+        return ["  WARNING: every keypoint lies within 1.5 pixels of the origin: the file looks normalised already "
+                "(these formats hold pixels; OpenPose writes them with --keypoint_scale 0)"]  # fmt: skip
+    outside = int(((xy < -0.5 * np.array([w, h])) | (xy > 1.5 * np.array([w, h]))).any(-1).sum())
+    if outside:
+        return [f"  WARNING: {_plural(outside, 'joint')} lie far outside the {w:g} × {h:g} image: check --image-size"]
+    return []
+
+
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
@@ -545,6 +561,8 @@ def to_streams(det: DetectionFile, image_size: tuple[float, float] | None, skele
     out = np.zeros((len(people), len(frames), 17, 3), np.float32)  # (S, T, 17, 3), missing = 0
     for s, (label, ds) in enumerate(people.items()):
         out[s, [row[d.frame] for d in ds]] = _convert(chosen, np.stack([d.keypoints for d in ds]), counts)
+    report += _pixel_warnings(out, image_size)
+    for s, (label, ds) in enumerate(people.items()):
         out[s] = _normalise(out[s], image_size)
         missing = len(frames) - len(ds)
         report.append(f"  stream {s} = {label}: detected in {len(ds)} of {len(frames)} frames"
