@@ -103,6 +103,21 @@ def test_hummuss_render_command(tmp_path):
             hummuss(["render", str(tmp_path / "pred.npy"), *options])
 
 
+def test_hummuss_render_reads_the_clips_of_a_predictions_file(tmp_path):
+    # What `hummuss predict` writes for a pretraining task (PretrainTask.predictions gathered by
+    # callbacks.PredictionWriter): per clip the source, pose_3d (N, T, 17, 3), scale_mm and index.
+    clip = walking_clip(4)
+    pose = torch.from_numpy(np.stack([clip.pose_3d, clip.pose_3d[::-1].copy()]))
+    torch.save({"source": ["synthetic", "synthetic"], "pose_3d": pose, "scale_mm": torch.ones(2), "index": torch.arange(2)},
+               tmp_path / "predictions.pt")  # fmt: skip
+    with pytest.raises(SystemExit) as done:
+        hummuss(["render", str(tmp_path / "predictions.pt"), "--stream", "1", "--out", str(tmp_path / "clip1.gif")])
+    assert done.value.code == 0 and Image.open(tmp_path / "clip1.gif").n_frames == 4
+    torch.save({"pose_3d_mm": pose[:, 0], "valid": torch.ones(2, dtype=torch.bool)}, tmp_path / "pose3d.pt")
+    with pytest.raises(SystemExit, match="one frame per window, not clips"):
+        hummuss(["render", str(tmp_path / "pose3d.pt"), "--out", str(tmp_path / "x.gif")])
+
+
 # ---------------------------------------------------------------------------------------- hummuss-stream
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory) -> Path:

@@ -5,7 +5,9 @@ animated GIF (Pillow), an mp4 (only where ffmpeg is installed) or one frame as a
     hummuss render PRED.npy --input KEYPOINTS.npy --out frame.png --frame 40
 
 PRED       .npy (T, 17, 3) or (S, T, 17, 3): 3D joints in H36M-17 order (what `hummuss-stream` writes;
-           normalised units, x right, y down, z away from the camera).
+           normalised units, x right, y down, z away from the camera). Or the predictions.pt that
+           `hummuss predict` writes for a pretraining task: its "pose_3d" (N, T, 17, 3), one clip of
+           the predicted split per stream (--stream picks the clip; only the 3D panel is drawn).
 KEYPOINTS  .npy (T | S, T, 17, 2 | 3) 2D input in normalised screen units (x, y, confidence), e.g. the
            `*_2d.npy` that `hummuss-stream` writes for detector files; pixels with --image-size W H.
            Without it only the 3D panel is drawn.
@@ -193,11 +195,24 @@ def write(clip: Clip, out: str | Path, stride: int = 1, frame: int | None = None
 
 
 # ---------------------------------------------------------------------------------------- `hummuss render`
+def _predicted_clips(path: Path) -> np.ndarray:
+    """The "pose_3d" clips (N, T, 17, 3) of a `hummuss predict` predictions.pt."""
+    import torch
+
+    saved = torch.load(path, map_location="cpu", weights_only=False)
+    if not isinstance(saved, dict) or not isinstance(saved.get("pose_3d"), torch.Tensor):
+        found = sorted(saved) if isinstance(saved, dict) else type(saved).__name__
+        raise SystemExit(f"hummuss render: {path}: expected the predictions of a pretraining task with 'pose_3d' (N, T, 17, 3) clips; "
+                         f"found {found} (fine-tuned 3D tasks predict one frame per window, not clips)")  # fmt: skip
+    return saved["pose_3d"].float().numpy()
+
+
 def _load(path: Path, what: str, channels: tuple[int, ...]) -> np.ndarray:
-    """(S, T, 17, C) float32 from a (T | S, T, 17, C) .npy; SystemExit naming the file otherwise."""
+    """(S, T, 17, C) float32 from a (T | S, T, 17, C) .npy (or a predictions.pt); SystemExit naming the
+    file otherwise."""
     if not path.is_file():
         raise SystemExit(f"hummuss render: {what} file not found: {path}")
-    x = np.load(path, allow_pickle=False)
+    x = _predicted_clips(path) if path.suffix == ".pt" else np.load(path, allow_pickle=False)
     if x.ndim not in (3, 4) or x.shape[-2] != NUM_JOINTS or x.shape[-1] not in channels or 0 in x.shape:
         shape = " or ".join(f"(T, 17, {c})" for c in channels)
         raise SystemExit(f"hummuss render: {path}: expected {what} of shape {shape}, optionally with a leading stream axis S; got {x.shape}")
@@ -209,7 +224,7 @@ def _load(path: Path, what: str, channels: tuple[int, ...]) -> np.ndarray:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="hummuss render", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("prediction", type=Path, help=".npy (T | S, T, 17, 3) 3D joints")
+    parser.add_argument("prediction", type=Path, help=".npy (T | S, T, 17, 3) 3D joints, or a `hummuss predict` predictions.pt")
     parser.add_argument("--input", type=Path, default=None, help=".npy (T | S, T, 17, 2|3) 2D input, normalised (or pixels with --image-size)")
     parser.add_argument("--image-size", type=float, nargs=2, metavar=("W", "H"), default=None, help="the 2D input is pixels of a W × H image")
     parser.add_argument("--out", type=Path, required=True, help="out.gif, out.mp4 (needs ffmpeg) or out.png (one frame)")
