@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from PIL import Image  # matplotlib's own dependency
 
 from hummuss_pl.data import schema
 from hummuss_pl.data.skeleton import H36M_LEFT, H36M_PARENTS, H36M_RIGHT, NUM_JOINTS
@@ -172,8 +173,6 @@ def write(clip: Clip, out: str | Path, stride: int = 1, frame: int | None = None
         t = t_all // 2 if frame is None else frame
         if not 0 <= t < t_all:
             raise ValueError(f"--frame {t}: the clip has frames 0..{t_all - 1}")
-        from PIL import Image
-
         Image.fromarray(figure.draw(t)).save(out)
         return 1
     ticks = range(0, t_all, stride)
@@ -187,8 +186,6 @@ def write(clip: Clip, out: str | Path, stride: int = 1, frame: int | None = None
                 figure.draw(t)
                 writer.grab_frame()
         return len(ticks)
-    from PIL import Image
-
     images = [Image.fromarray(figure.draw(t)).quantize(colors=64) for t in ticks]  # palette images: 1 byte a pixel
     images[0].save(out, save_all=True, append_images=images[1:], duration=round(1000 / fps), loop=0)
     return len(images)
