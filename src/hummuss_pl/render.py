@@ -244,7 +244,8 @@ def main(argv: list[str] | None = None) -> int:
         conf = x[..., 2:] if x.shape[-1] == 3 else np.ones_like(x[..., :1])
         input_2d = np.concatenate([xy, conf], -1)
     try:
-        clip = Clip(pred[args.stream], input_2d, fps=args.fps, label=f"stream {args.stream}" if len(pred) > 1 else "")
+        unit = "clip" if args.prediction.suffix == ".pt" else "stream"
+        clip = Clip(pred[args.stream], input_2d, fps=args.fps, label=f"{unit} {args.stream}" if len(pred) > 1 else "")
         written = write(clip, args.out, stride=args.stride, frame=args.frame)
     except ValueError as err:
         raise SystemExit(f"hummuss render: {err}") from None
