@@ -7,6 +7,11 @@ would run behind a live camera, and report the per-frame latency.
 KEYPOINTS  .npy of shape (T, 17, 3) (x, y, confidence) or (T, 17, 2) (confidence 1), H36M-17
            order, in MotionBERT's normalised screen units (x / W · 2 − 1, y / W · 2 − H / W), or in
            pixels with --image-size W H. (S, T, 17, C) streams S people side by side.
+           Or a 2D detector's output (`hummuss_pl.keypoints`, needs --image-size): an AlphaPose results
+           JSON (Halpe-26 or COCO-17), an MMPose / RTMPose predictions JSON, or a folder of OpenPose
+           JSON files (BODY_25 or COCO-18); converted to H36M-17, one stream per tracked person
+           (--skeleton names the layout, --min-frames drops people seen in fewer frames, counted).
+           The 2D it streamed is saved next to OUT, as OUT with _3d replaced by _2d (S, T, 17, 3).
 CKPT       a checkpoint of PretrainTask or Pose3DTask (the 3D lifting tasks) with a causal backbone:
            HumMUSS runs its recurrent step; causal MotionBERT a sliding window (--mode window,
            --window W) or a KV cache (--mode kv, at most maxlen frames).
@@ -15,7 +20,10 @@ Frame rate HumMUSS runs every step at rate = train_fps / fps (--fps), or per fra
            the first interval). train_fps is --train-fps or the checkpoint's `reference_fps`.
            Without either option every step runs at rate 1 (the training frame spacing).
 OUT        .npy like the input with 3 channels: root-relative 3D joints in normalised units, the
-           output at frame t computed from frames ≤ t only (default: KEYPOINTS with suffix _3d.npy).
+           output at frame t computed from frames ≤ t only (default: KEYPOINTS with suffix _3d.npy);
+           (S, T, 17, 3) for detector files.
+--render   out.gif (or .mp4 with ffmpeg, .png for one frame): the 2D input and the 3D prediction of
+           stream --render-stream side by side, frame rate and step latency in the title (`render`).
 """
 
 from __future__ import annotations
@@ -28,6 +36,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from hummuss_pl import keypoints as detector_files
+from hummuss_pl import render
 from hummuss_pl.batch import normalize_screen
 from hummuss_pl.metrics import root_relative
 from hummuss_pl.models import supports_rate
@@ -79,6 +89,26 @@ def read_keypoints(path: Path, image_size: tuple[float, float] | None) -> tuple[
     return np.concatenate([xy, conf], -1), single
 
 
+def read_detector_file(path: Path, image_size: tuple[float, float] | None, skeleton: str | None,
+                       min_frames: int) -> detector_files.Streams | None:  # fmt: skip
+    """The per-person streams of a detector's JSON file or folder (printing what was converted and
+    filled in), or None for a .npy."""
+    if not detector_files.is_detector_output(path):
+        return None
+    try:
+        detected = detector_files.read_streams(path, image_size, skeleton, min_frames)
+    except detector_files.KeypointFileError as err:
+        raise fail(str(err)) from None
+    print("\n".join(detected.report))
+    return detected
+
+
+def input_path(out: Path) -> Path:
+    """Where the 2D input of a detector file is saved beside OUT: clip_3d.npy → clip_2d.npy."""
+    stem = out.stem[: -len("_3d")] if out.stem.endswith("_3d") else out.stem
+    return out.with_name(f"{stem}_2d.npy")
+
+
 def frame_rates(frames: int, fps: float | None, timestamps: Path | None, train_fps: float | None) -> list[float | None]:
     """The rate of each step (None: the training rate)."""
     if fps is None and timestamps is None:
@@ -117,11 +147,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--window", type=int, default=None, help="MotionBERT window: frames of context (default maxlen)")
     parser.add_argument("--task", choices=sorted(TASKS), default=None, help="for checkpoints not written by the hummuss CLI")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    files = parser.add_argument_group("detector files (AlphaPose, MMPose, OpenPose)")
+    files.add_argument("--skeleton", choices=sorted(detector_files.SKELETONS), default=None, help="the keypoint layout, when the file's joint count is ambiguous")
+    files.add_argument("--min-frames", type=int, default=2, help="leave out (and count) people detected in fewer frames (default 2)")
+    pictures = parser.add_argument_group("pictures")
+    pictures.add_argument("--render", type=Path, default=None, help="out.gif | out.mp4 | out.png: 2D input and 3D prediction side by side")
+    pictures.add_argument("--render-stream", type=int, default=0, help="which stream (person) to render (default 0)")
+    pictures.add_argument("--render-stride", type=int, default=1, help="render every K-th frame")
     args = parser.parse_args(argv)
 
     task = load_task(args.checkpoint, args.task, args.device)
-    x, single = read_keypoints(args.keypoints, args.image_size)  # (S, T, 17, 3)
+    detected = read_detector_file(args.keypoints, args.image_size, args.skeleton, args.min_frames)
+    x, single = (detected.keypoints, False) if detected is not None else read_keypoints(args.keypoints, args.image_size)  # (S, T, 17, 3)
     streams, frames = x.shape[:2]
+    if args.render is not None:
+        if not 0 <= args.render_stream < streams:
+            raise fail(f"--render-stream {args.render_stream}: the input has streams 0..{streams - 1}")
+        try:
+            render.check_output(args.render, args.render_stride)
+        except ValueError as err:
+            raise fail(str(err)) from None
     is_hummuss = supports_rate(task.backbone)  # HumMUSS streams with its recurrent step, at any rate
     if is_hummuss and (args.mode is not None or args.window is not None):
         raise fail("--mode / --window are MotionBERT options; HumMUSS streams with its recurrent step")
@@ -145,6 +190,8 @@ def main(argv: list[str] | None = None) -> int:
     out = torch.stack(outputs, 1).numpy()  # (S, T, 17, 3)
     path = args.out or args.keypoints.with_name(f"{args.keypoints.stem}_3d.npy")
     np.save(path, out[0] if single else out)
+    if detected is not None:
+        np.save(input_path(path), x)
 
     ms = 1000 * np.asarray(latency[1:] if frames > 1 else latency)  # the first push also warms up
     kind = type(streamer).__name__
@@ -156,6 +203,17 @@ def main(argv: list[str] | None = None) -> int:
         verdict = "keeps up with" if np.percentile(ms, 95) <= budget else "is slower than"
         print(f"  p95 {verdict} {args.fps:g} fps ({budget:.1f} ms per frame)")
     print(f"  3D poses (root-relative, normalised units): {path}")
+    if detected is not None:
+        print(f"  2D input it streamed (H36M-17, normalised): {input_path(path)}")
+    if args.render is not None:
+        s = args.render_stream
+        clip = render.Clip(out[s], x[s], fps=args.fps, latency_ms=1000 * np.asarray(latency), frames=detected.frames if detected is not None else None,
+                           label=detected.people[s] if detected is not None else (f"stream {s}" if streams > 1 else ""))  # fmt: skip
+        try:
+            written = render.write(clip, args.render, stride=args.render_stride)
+        except ValueError as err:
+            raise fail(str(err)) from None
+        print(f"  {written} rendered frame(s) of stream {s}: {args.render}")
     return 0
 
 
