@@ -22,11 +22,14 @@ STAMP := $(VENV)/.hummuss-installed
 # each also has its own target: make finetune-pose3d_3dhp DATA_ROOT=/data PRETRAINED=ckpt
 FINETUNES := pose3d_3dhp pose3d_3dhp_scratch mesh_3dpw mesh_3dpw_hybrik action_ntu60_xsub action_ntu60_xview
 
-.PHONY: help install pretrain finetune $(addprefix finetune-,$(FINETUNES)) test test-fast bench bench-streaming clean
+EXPERIMENTS := accuracy frame-rate context speed ablations
+
+.PHONY: help install pretrain finetune $(addprefix finetune-,$(FINETUNES)) test test-fast bench bench-streaming report $(addprefix exp-,$(EXPERIMENTS)) clean
 
 help:
 	@echo "make pretrain [DATA_ROOT=/data MODEL=hummuss_causal|hummuss_bidirectional|motionbert_causal|motionbert_bidirectional] [CONFIG=...] [DEVICES=4] [ARGS=...]"
 	@echo "make finetune TASK=<recipe> DATA_ROOT=/data [PRETRAINED=ckpt]   (or make finetune-<recipe> ...); recipes: $(FINETUNES)"
+	@echo "make report [DATA_ROOT=/data]   (or one experiment: make exp-<name>; names: $(EXPERIMENTS))"
 	@echo "make test | test-fast | bench-streaming | install | clean"
 
 # --- training ------------------------------------------------------------------------------
@@ -74,6 +77,18 @@ bench-streaming: $(STAMP)
 	$(PY) -m hummuss_pl.bench.streaming $(ARGS)
 
 bench: bench-streaming
+
+# --- the report ----------------------------------------------------------------------------
+# Every comparison of the paper, written to experiments/results/REPORT.md (JSON and PNGs beside it):
+# quick versions on the synthetic corpus without DATA_ROOT, the paper's scale on MPI-INF-3DHP with it.
+# Finished runs under checkpoints/report/ are reused; each run logs to checkpoints/report/.../seedN.log.
+REPORT_DATA := $(if $(DATA_ROOT),--data-root $(DATA_ROOT))
+
+report: $(STAMP)
+	$(PY) -m hummuss_pl.experiments.report $(REPORT_DATA) $(ARGS)
+
+$(addprefix exp-,$(EXPERIMENTS)): exp-%: $(STAMP)
+	$(PY) -m hummuss_pl.experiments.report $(REPORT_DATA) --only $(subst -,_,$*) $(ARGS)
 
 clean:
 	rm -rf build dist src/*.egg-info .pytest_cache

@@ -355,13 +355,17 @@ def user_error(err: BaseException) -> str | None:
 def main(args: list[str] | None = None) -> None:
     """The `hummuss` console script. Configuration and data errors raised by this package print their
     message on one line (jsonargparse and Lightning would wrap them in pages of traceback);
-    HUMMUSS_TRACEBACK=1 shows it all. `hummuss render` (pictures of saved predictions) has its own
-    small parser in `hummuss_pl.render`."""
+    HUMMUSS_TRACEBACK=1 shows it all. `hummuss render` (pictures of saved predictions) and `hummuss
+    report` (the experiments' report, or a report of finished runs) have their own small parsers."""
     argv = sys.argv[1:] if args is None else list(args)
     if argv[:1] == ["render"]:
         from hummuss_pl.render import main as render_main
 
         sys.exit(render_main(argv[1:]))
+    if argv[:1] == ["report"]:
+        from hummuss_pl.experiments.report import main as report_main
+
+        sys.exit(report_main(argv[1:]))
     try:
         cli = HummussCLI(args=args)
     except Exception as err:

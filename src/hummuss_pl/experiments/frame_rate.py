@@ -76,16 +76,17 @@ def stream_with_drops(run: Run, scale: Scale, seed: int = 0) -> dict:
         for name, (frames, rates) in cases.items():
             if rates is not None and not supports_rate(task.backbone):
                 continue  # MotionBERT has no rate to give
-            sums.setdefault(name, []).append(_stream_error(task, seq, frames, rates))
+            sums.setdefault(name, []).append(_stream_error(task, seq, frames, rates, dm.clip_len))
     results = {name: float(np.mean(errors)) for name, errors in sums.items()}
     write_eval(run.path, "frame_drops", results)
     run.evals["frame_drops"] = results
     return results
 
 
-def _stream_error(task, seq, frames: np.ndarray, rates: np.ndarray | None) -> float:
-    """Mean per-joint error (mm) over the streamed frames, each output from frames up to it only."""
-    streamer = task.backbone.streamer(1)
+def _stream_error(task, seq, frames: np.ndarray, rates: np.ndarray | None, clip_len: int) -> float:
+    """Mean per-joint error (mm) over the streamed frames, each output from frames up to it only
+    (MotionBERT: a window of the training clip length, the positions its temporal embedding learned)."""
+    streamer = task.backbone.streamer(1) if supports_rate(task.backbone) else task.backbone.streamer(1, mode="window", window=clip_len)
     errors = []
     for i, f in enumerate(frames):
         x = torch.as_tensor(seq.input[f][None])  # (1, 17, 3)

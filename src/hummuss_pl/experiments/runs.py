@@ -184,12 +184,14 @@ SEED_KEYS = ("seed_everything", "data.init_args.seed", "version")
 
 
 def _flatten(config: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(config, dict):
+    """Nested dicts and lists as {"a.b.0.c": value} (so a run-specific path deep in a list is one key)."""
+    if isinstance(config, (dict, list)):
+        items = config.items() if isinstance(config, dict) else enumerate(config)
         out: dict[str, Any] = {}
-        for key, value in config.items():
+        for key, value in items:
             out |= _flatten(value, f"{prefix}{key}.")
         return out
-    return {prefix[:-1]: json.dumps(config, sort_keys=True) if isinstance(config, list) else config}
+    return {prefix[:-1]: config}
 
 
 def group_runs(runs: Sequence[Run]) -> dict[str, list[Run]]:
