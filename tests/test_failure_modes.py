@@ -5,7 +5,9 @@ readable off a terminal. Tiny files in the official formats, written here (tests
 from __future__ import annotations
 
 import pickle
+from pathlib import Path
 
+import numpy as np
 import pytest
 from fixtures import write_mb_store, write_mesh, write_ntu
 from helpers import REPO, run_cli
@@ -140,3 +142,70 @@ def test_data_check_off_a_terminal_prints_whole_paths(tmp_path, capsys):
     assert data_main(["check", str(long)]) == 1
     out = capsys.readouterr().out
     assert any(line.strip().startswith("problem: ") and str(path) in line for line in out.splitlines()), out
+
+
+# ------------------------------------------------------------------------------------ hummuss-stream
+HUMMUSS_CKPT = Path(__file__).parent / "compat" / "pretrain_hummuss.ckpt"  # causal HumMUSS, reference_fps 30
+MOTIONBERT_CKPT = Path(__file__).parent / "compat" / "pose3d_motionbert.ckpt"  # causal MotionBERT, maxlen 243
+
+
+def stream_error(args: list[str]) -> str:
+    from hummuss_pl.stream import main as stream_main
+
+    with pytest.raises(SystemExit) as done:
+        stream_main([str(a) for a in args])
+    return str(done.value.code)
+
+
+@pytest.fixture
+def clip(tmp_path) -> Path:
+    path = tmp_path / "clip.npy"
+    np.save(path, np.random.default_rng(0).uniform(-0.5, 0.5, (12, 17, 3)).astype(np.float32))
+    return path
+
+
+def test_stream_files_that_are_not_keypoint_arrays(tmp_path):
+    empty, text, objects = tmp_path / "empty.npy", tmp_path / "text.npy", tmp_path / "objects.npy"
+    empty.write_bytes(b"")
+    text.write_text("0.1, 0.2, 1.0\n")
+    np.save(objects, np.array([{"x": 1}], dtype=object), allow_pickle=True)
+    assert "empty.npy: an empty file" in stream_error([HUMMUSS_CKPT, empty])
+    assert "text.npy: not a .npy file" in stream_error([HUMMUSS_CKPT, text])
+    assert "objects.npy: holds Python objects (an object array)" in stream_error([HUMMUSS_CKPT, objects])
+
+
+def test_stream_rates_must_be_positive_finite_frame_rates(clip):
+    for flag, value in (("--fps", "nan"), ("--fps", "inf"), ("--train-fps", "-30"), ("--train-fps", "0")):
+        message = stream_error([HUMMUSS_CKPT, clip, "--fps", "60", flag, value] if flag == "--train-fps" else [HUMMUSS_CKPT, clip, flag, value])
+        assert f"{flag} must be a frame rate in Hz, finite and > 0; got" in message, message
+
+
+def test_stream_timestamps_name_the_bad_frame_and_warn_about_milliseconds(clip, tmp_path, capsys):
+    t = tmp_path / "t.npy"
+    times = np.arange(12) / 30.0
+    times[5] = np.nan
+    np.save(t, times)
+    assert "timestamp 5 is nan" in stream_error([HUMMUSS_CKPT, clip, "--timestamps", t])
+    np.save(t, np.arange(12) * 1000 / 30.0)  # milliseconds
+    from hummuss_pl.stream import main as stream_main
+
+    assert stream_main([str(HUMMUSS_CKPT), str(clip), "--timestamps", str(t)]) == 0
+    assert "imply 0.03 frames per second (milliseconds?" in capsys.readouterr().err
+
+
+def test_stream_checks_before_streaming(clip, tmp_path):
+    long = tmp_path / "long.npy"
+    np.save(long, np.zeros((300, 17, 3), np.float32))
+    message = stream_error([MOTIONBERT_CKPT, long, "--task", "pose3d", "--mode", "kv"])
+    assert "--mode kv holds at most maxlen=243 frames" in message and "has 300" in message
+    assert "the folder" in stream_error([HUMMUSS_CKPT, clip, "--out", tmp_path / "missing" / "out.npy"])
+    assert not (tmp_path / "missing").exists()
+
+
+def test_stream_refuses_coordinates_far_outside_the_image(tmp_path):
+    huge = tmp_path / "huge.npy"
+    x = np.zeros((5, 17, 3), np.float32)
+    x[..., 0] = 1e30
+    np.save(huge, x)
+    assert "coordinates reach 1e+30 normalised units" in stream_error([HUMMUSS_CKPT, huge])
+    assert not (tmp_path / "huge_3d.npy").exists()

@@ -71,12 +71,36 @@ def load_task(path: Path, task: str | None, device: str) -> BackboneTask:
     return model
 
 
+NPY_MAGIC = b"\x93NUMPY"  # the first bytes of every .npy file (numpy.save)
+MAX_COORDINATE = 20.0  # normalised screen units: the image width spans 2, so this is 10 image widths
+
+
+def load_npy(path: Path, what: str) -> np.ndarray:
+    """A numeric array from a .npy file, or a one-line error saying what the file is instead."""
+    if not path.is_file():
+        raise fail(f"{what} not found: {path}")
+    with open(path, "rb") as f:
+        head = f.read(len(NPY_MAGIC))
+    if head != NPY_MAGIC:
+        found = "an empty file" if not head else "not a .npy file (numpy.save writes those; text, CSV or JSON is not read here)"
+        raise fail(f"{path}: {found}; expected a {what} saved with numpy.save")
+    try:
+        x = np.load(path, allow_pickle=False)
+    except ValueError as err:
+        if "allow_pickle" in str(err):
+            raise fail(f"{path}: holds Python objects (an object array), not numbers; save a float array") from None
+        raise fail(f"{path}: cannot be read as a .npy array ({err})") from None
+    except (OSError, EOFError) as err:
+        raise fail(f"{path}: cannot be read as a .npy array, it may be truncated ({type(err).__name__}: {err})") from None
+    if not (np.issubdtype(x.dtype, np.number) or x.dtype == bool):
+        raise fail(f"{path}: holds {x.dtype} values, not numbers")
+    return x
+
+
 def read_keypoints(path: Path, image_size: tuple[float, float] | None) -> tuple[np.ndarray, bool]:
     """(S, T, 17, 3) float32 normalised keypoints from a (T | S, T, 17, 2 | 3) .npy file, and whether
     the file held a single stream (T, 17, C)."""
-    if not path.is_file():
-        raise fail(f"keypoint file not found: {path}")
-    x = np.load(path, allow_pickle=False)
+    x = load_npy(path, "keypoint file")
     if x.ndim not in (3, 4) or x.shape[-2] != 17 or x.shape[-1] not in (2, 3) or 0 in x.shape:
         raise fail(f"{path}: expected keypoints of shape (T, 17, 3|2) or (S, T, 17, 3|2) in H36M-17 order; got {x.shape}")
     if not np.isfinite(x).all():
@@ -86,6 +110,11 @@ def read_keypoints(path: Path, image_size: tuple[float, float] | None) -> tuple[
     xy, conf = x[..., :2], x[..., 2:] if x.shape[-1] == 3 else np.ones_like(x[..., :1])
     if image_size is not None:
         xy = normalize_screen(xy, *image_size)
+    largest = float(np.abs(xy).max())
+    if largest > MAX_COORDINATE:
+        hint = "pixels? pass --image-size W H" if image_size is None else "pixels of a larger image than --image-size?"
+        raise fail(f"{path}: coordinates reach {largest:.3g} normalised units ({MAX_COORDINATE:g} is ten image widths "
+                   f"away): {hint} The models take MotionBERT's normalised screen coordinates.")  # fmt: skip
     return np.concatenate([xy, conf], -1), single
 
 
@@ -109,6 +138,13 @@ def input_path(out: Path) -> Path:
     return out.with_name(f"{stem}_2d.npy")
 
 
+def positive_rate(value: float | None, flag: str) -> float | None:
+    """`value` (a frame rate in Hz) checked: None, or finite and > 0."""
+    if value is not None and not (np.isfinite(value) and value > 0):
+        raise fail(f"{flag} must be a frame rate in Hz, finite and > 0; got {value}")
+    return value
+
+
 def frame_rates(frames: int, fps: float | None, timestamps: Path | None, train_fps: float | None) -> list[float | None]:
     """The rate of each step (None: the training rate)."""
     if fps is None and timestamps is None:
@@ -117,19 +153,22 @@ def frame_rates(frames: int, fps: float | None, timestamps: Path | None, train_f
         raise fail("--fps / --timestamps need the frame rate the model was trained at: pass --train-fps "
                    "(the checkpoint has no reference_fps)")  # fmt: skip
     if fps is not None:
-        if fps <= 0:
-            raise fail(f"--fps must be > 0; got {fps}")
         return [train_fps / fps] * frames
-    if not timestamps.is_file():
-        raise fail(f"timestamp file not found: {timestamps}")
-    t = np.load(timestamps, allow_pickle=False).astype(np.float64)
+    t = load_npy(timestamps, "timestamp file").astype(np.float64)
     if t.shape != (frames,):
         raise fail(f"{timestamps}: expected one timestamp (seconds) per frame, shape ({frames},); got {t.shape}")
+    if not np.isfinite(t).all():
+        raise fail(f"{timestamps}: timestamp {int(np.argmax(~np.isfinite(t)))} is {t[~np.isfinite(t)][0]}; every frame needs a finite time in seconds")
     if frames < 2:
         raise fail(f"{timestamps}: timestamps need at least two frames to give an interval")
     dt = np.diff(t)
     if not (dt > 0).all():
-        raise fail(f"{timestamps}: timestamps must increase strictly (first bad pair at frame {int(np.argmax(dt <= 0)) + 1})")
+        raise fail(f"{timestamps}: timestamps must increase strictly (frame {int(np.argmax(dt <= 0)) + 1} is not later than the one before)")
+    implied = 1.0 / float(np.median(dt))
+    if not 1.0 <= implied <= 1000.0:
+        unit = " (milliseconds? they would give this)" if implied < 1.0 else ""
+        print(f"hummuss-stream: warning: the timestamps imply {implied:.3g} frames per second{unit}; they are read as "
+              "seconds", file=sys.stderr)  # fmt: skip
     return [float(d * train_fps) for d in np.concatenate([dt[:1], dt])]
 
 
@@ -172,7 +211,15 @@ def main(argv: list[str] | None = None) -> int:
         raise fail("--mode / --window are MotionBERT options; HumMUSS streams with its recurrent step")
     if not is_hummuss and (args.fps is not None or args.timestamps is not None):
         raise fail("MotionBERT has no frame-rate parameter: --fps / --timestamps apply to HumMUSS checkpoints only")
-    rates = frame_rates(frames, args.fps, args.timestamps, args.train_fps or getattr(task, "reference_fps", None))
+    train_fps = positive_rate(args.train_fps, "--train-fps") or getattr(task, "reference_fps", None)
+    rates = frame_rates(frames, positive_rate(args.fps, "--fps"), args.timestamps, train_fps)
+    maxlen = getattr(task.backbone_cfg, "maxlen", None)
+    if args.mode == "kv" and frames > maxlen:
+        raise fail(f"--mode kv holds at most maxlen={maxlen} frames (MotionBERT's temporal embedding ends there) and "
+                   f"{args.keypoints} has {frames}: use --mode window, which slides over streams of any length")  # fmt: skip
+    path = args.out or args.keypoints.with_name(f"{args.keypoints.stem}_3d.npy")
+    if not path.parent.is_dir():
+        raise fail(f"--out {path}: the folder {path.parent} does not exist; create it first")
     options = {} if is_hummuss else {"mode": args.mode or "window", "window": args.window}
     streamer = task.backbone.streamer(streams, device=args.device, **options)
 
@@ -188,7 +235,10 @@ def main(argv: list[str] | None = None) -> int:
             latency.append(time.perf_counter() - start)
             outputs.append(root_relative(y).float().cpu())
     out = torch.stack(outputs, 1).numpy()  # (S, T, 17, 3)
-    path = args.out or args.keypoints.with_name(f"{args.keypoints.stem}_3d.npy")
+    bad = ~np.isfinite(out).all(axis=(0, 2, 3))  # (T,)
+    if bad.any():
+        raise fail(f"the model gave NaN or infinite poses from frame {int(np.argmax(bad))} on ({int(bad.sum())} of {frames} "
+                   f"frames); nothing was written. Check the input's scale (normalised screen coordinates)")  # fmt: skip
     np.save(path, out[0] if single else out)
     if detected is not None:
         np.save(input_path(path), x)

@@ -40,7 +40,8 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} cores, {gpu}; torch {torch.__version__}, Python {platform.python_version()}"
 
 
-def write_report(sections: Sequence[Section], scale: Scale | None, seconds: float, out: Path = RESULTS) -> Path:
+def write_report(sections: Sequence[Section], scale: Scale | None, seconds: float, out: Path = RESULTS,
+                 name: str = "REPORT.md") -> Path:  # fmt: skip
     out.mkdir(parents=True, exist_ok=True)
     budget = []
     if scale is not None:
@@ -61,7 +62,7 @@ def write_report(sections: Sequence[Section], scale: Scale | None, seconds: floa
         lines += section.markdown()
         name = section.title.split(" ", 1)[1].split(" (")[0].lower().replace(" ", "_").replace("-", "_")
         (out / f"{name}.json").write_text(json.dumps(section.data, indent=1, default=str))
-    path = out / "REPORT.md"
+    path = out / name
     path.write_text("\n".join(lines))
     return path
 
@@ -77,7 +78,8 @@ def make_report(scale: Scale, only: Sequence[str] = EXPERIMENTS) -> Path:
         module = modules[name]
         print(f"[report] experiment {name}", flush=True)
         sections.append(module.section(scale, module.run(scale)))
-    path = write_report(sections, scale, time.monotonic() - start)
+    name = "REPORT.md" if set(only) == set(EXPERIMENTS) else f"REPORT-{'-'.join(only)}.md"  # a part never replaces the whole
+    path = write_report(sections, scale, time.monotonic() - start, name=name)
     print(f"[report] written {path}")
     return path
 
