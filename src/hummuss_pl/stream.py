@@ -163,7 +163,7 @@ def frame_rates(frames: int, fps: float | None, timestamps: Path | None, train_f
         raise fail(f"{timestamps}: timestamps need at least two frames to give an interval")
     dt = np.diff(t)
     if not (dt > 0).all():
-        raise fail(f"{timestamps}: timestamps must increase strictly (frame {int(np.argmax(dt <= 0)) + 1} is not later than the one before)")
+        raise fail(f"{timestamps}: timestamps must increase strictly (first bad pair at frame {int(np.argmax(dt <= 0)) + 1})")
     implied = 1.0 / float(np.median(dt))
     if not 1.0 <= implied <= 1000.0:
         unit = " (milliseconds? they would give this)" if implied < 1.0 else ""
