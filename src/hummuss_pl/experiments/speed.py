@@ -87,8 +87,8 @@ def training_verdict(ratios: list[dict]) -> str:
     at = [r for r in train if r["length"] == longest]
     faster = all(r["time"] > 1 for r in at)
     grows = all(r["time"] > next(s["time"] for s in train if s["variant"] == r["variant"]) for r in at)
-    return (f"training step at {longest} frames: MotionBERT takes {', '.join(f'{r['time']:.2f}× ({r['variant']})' for r in at)} "
-            f"HumMUSS's time; " + ("HumMUSS is faster" if faster else "HumMUSS is not faster everywhere")
+    times = ", ".join(f"{r['time']:.2f}× ({r['variant']})" for r in at)
+    return (f"training step at {longest} frames: MotionBERT takes {times} HumMUSS's time; " + ("HumMUSS is faster" if faster else "HumMUSS is not faster everywhere")
             + (" and its advantage grows with length — the paper's effect is reproduced" if faster and grows
                else " — the paper's effect is not (fully) reproduced at these lengths on this machine"))  # fmt: skip
 
