@@ -209,3 +209,13 @@ def test_stream_refuses_coordinates_far_outside_the_image(tmp_path):
     np.save(huge, x)
     assert "coordinates reach 1e+30 normalised units" in stream_error([HUMMUSS_CKPT, huge])
     assert not (tmp_path / "huge_3d.npy").exists()
+
+
+def test_a_long_stream_stays_finite_and_equal_to_the_convolution():
+    """scripts/soak.sh runs this at 100,000 frames; here 1,200 (the latency check is only printed
+    there: timings are not asserted in unit tests)."""
+    from hummuss_pl.bench.soak import soak
+
+    r = soak("tiny", 1200, window=243)
+    assert r["conv_vs_step_max_abs"] <= 1e-4
+    assert r["varying_finite"] == 1.0 and r["varying_max_abs"] < 10 * r["constant_max_abs"]
