@@ -2,7 +2,7 @@
 
 The models trained on short clips (27 frames at the quick scale) are tested with windows of 27, 81
 and 243 frames, and 1024 for HumMUSS (MotionBERT's temporal embedding ends at maxlen = 243). The
-windows are evaluated at the same frames for every length: frames [1024, 1088) of long held-out
+windows are evaluated at the same frames for every length: frames [1024, 1040) of long held-out
 sequences, so a window ending at them (causal) or centred on them (bidirectional) never reaches
 past the sequence.
 
@@ -34,7 +34,7 @@ from .runs import (
 NAME = "context"
 LENGTHS = (27, 81, 243, 1024)
 QUICK_WINDOWS = {"synthetic_test_sequences": 2, "synthetic_test_frames": 1600, "eval_batch_size": 8,
-                 "source_options": {"test_valid_frames": [1024, 1088]}}  # fmt: skip
+                 "source_options": {"test_valid_frames": [1024, 1040]}}  # fmt: skip
 
 
 def evaluate(run: Run, scale: Scale) -> dict:
