@@ -219,3 +219,35 @@ def test_a_long_stream_stays_finite_and_equal_to_the_convolution():
     r = soak("tiny", 1200, window=243)
     assert r["conv_vs_step_max_abs"] <= 1e-4
     assert r["varying_finite"] == 1.0 and r["varying_max_abs"] < 10 * r["constant_max_abs"]
+
+
+# ------------------------------------------------------------------------------------ model inputs
+@pytest.mark.parametrize("name", ["hummuss-tiny-causal", "motionbert-tiny-causal", "framewise-small"])
+def test_model_inputs_far_outside_the_image_or_float64(name):
+    import torch
+
+    from hummuss_pl.models import build_backbone, resolve_backbone
+
+    model = build_backbone(resolve_backbone(name)).eval()
+    x = torch.rand(1, 5, 17, 3) * 2 - 1
+    huge = x.clone()
+    huge[0, 2, 5, 0] = 1e30
+    with pytest.raises(ValueError, match=r"normalised screen coordinates .* got values up to 1e\+30"):
+        model(huge)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x.double()), model(x))  # numpy's float64 is taken as float32
+
+
+def test_rates_and_stream_counts_are_checked():
+    import torch
+
+    from hummuss_pl.models import HumMUSS, HumMUSSConfig
+
+    model = HumMUSS(HumMUSSConfig.tiny(causal=True)).eval()
+    x = torch.zeros(1, 5, 17, 3)
+    for rate in ("2", True, None):
+        with pytest.raises(ValueError, match="rate must be a number or a"):
+            model(x, rate)
+    for batch in (-1, 0, 2.0):
+        with pytest.raises(ValueError, match="init_state: batch_size must be a positive integer"):
+            model.init_state(batch)

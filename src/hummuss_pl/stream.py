@@ -41,6 +41,7 @@ from hummuss_pl import render
 from hummuss_pl.batch import normalize_screen
 from hummuss_pl.metrics import root_relative
 from hummuss_pl.models import supports_rate
+from hummuss_pl.models.inputs import MAX_COORDINATE
 from hummuss_pl.tasks import BackboneTask, Pose3DTask, PretrainTask
 
 TASKS: dict[str, type[BackboneTask]] = {"pretrain": PretrainTask, "pose3d": Pose3DTask}
@@ -72,7 +73,6 @@ def load_task(path: Path, task: str | None, device: str) -> BackboneTask:
 
 
 NPY_MAGIC = b"\x93NUMPY"  # the first bytes of every .npy file (numpy.save)
-MAX_COORDINATE = 20.0  # normalised screen units: the image width spans 2, so this is 10 image widths
 
 
 def load_npy(path: Path, what: str) -> np.ndarray:
@@ -113,7 +113,7 @@ def read_keypoints(path: Path, image_size: tuple[float, float] | None) -> tuple[
     largest = float(np.abs(xy).max())
     if largest > MAX_COORDINATE:
         hint = "pixels? pass --image-size W H" if image_size is None else "pixels of a larger image than --image-size?"
-        raise fail(f"{path}: coordinates reach {largest:.3g} normalised units ({MAX_COORDINATE:g} is ten image widths "
+        raise fail(f"{path}: coordinates reach {largest:.3g} normalised units ({MAX_COORDINATE:g} is fifty image widths "
                    f"away): {hint} The models take MotionBERT's normalised screen coordinates.")  # fmt: skip
     return np.concatenate([xy, conf], -1), single
 

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 
 from torch import Tensor, nn
 
-from .inputs import check_keypoints
+from .inputs import as_dtype_of, check_keypoints
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ class FramewiseMLP(nn.Module):
         cfg = self.cfg
         check_keypoints(x, "FramewiseMLP", cfg.num_joints, cfg.in_channels, per_frame=False)
         b, f, j, _ = x.shape
-        rep = self.mlp(x.reshape(b, f, j * cfg.in_channels))  # (B, F, J·dim_rep)
+        rep = self.mlp(as_dtype_of(x, self.head.weight).reshape(b, f, j * cfg.in_channels))  # (B, F, J·dim_rep)
         return rep.reshape(b, f, j, cfg.dim_rep).tanh()  # (B, F, J, dim_rep)
 
     def forward(self, x: Tensor, rate: float | Tensor | None = None) -> Tensor:

@@ -10,13 +10,14 @@ time, so any number of frames works and frame rate is a Δ multiplier (`rate`).
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import asdict, dataclass, replace
 
 import torch
 from torch import Tensor, nn
 
 from .gdssm import Aggregate, AggregationMode, BiGDSSM, UniGDSSM
-from .inputs import check_keypoints
+from .inputs import as_dtype_of, check_batch_size, check_keypoints
 from .ssm import Rate
 from .streaming import Streamer
 
@@ -155,6 +156,8 @@ class HumMUSS(nn.Module):
             if not (torch.isfinite(rate).all() and (rate > 0).all()):
                 raise ValueError("rate must be finite and > 0 (rate = fps_train / fps_input)")
             return rate[:, None]  # (B, 1)
+        if isinstance(rate, bool) or not isinstance(rate, numbers.Real):
+            raise ValueError(f"rate must be a number or a (batch,) tensor (rate = fps_train / fps_input); got {rate!r}")
         rate = float(rate)
         if not (rate > 0 and rate < float("inf")):
             raise ValueError(f"rate must be finite and > 0 (rate = fps_train / fps_input); got {rate}")
@@ -165,7 +168,7 @@ class HumMUSS(nn.Module):
         """x: (B, F, J, 3) → (B, F, J, D_rep)."""
         self._check_input(x, per_frame=False)
         rate = self._check_rate(rate, x.shape[0])
-        h = self.lift(x)  # (B, F, J, D)
+        h = self.lift(as_dtype_of(x, self.lift.weight))  # (B, F, J, D)
         for layer in self.layers:
             h = layer(h, rate)
         return torch.tanh(self.to_rep(self.norm(h)))
@@ -185,6 +188,7 @@ class HumMUSS(nn.Module):
     def init_state(self, batch_size: int, device: torch.device | str | None = None) -> HumMUSSState:
         """Zero state for `batch_size` streams: one (B, J, H, M) complex tensor per temporal SSM."""
         self._require_causal("init_state")
+        check_batch_size(batch_size, "HumMUSS.init_state")
         j = self.cfg.num_joints
         return [block.init_state(batch_size, j, device=device) for layer in self.layers for block in (layer.temporal_1, layer.temporal_2)]
 
@@ -197,7 +201,7 @@ class HumMUSS(nn.Module):
         if state[0].shape[0] != x.shape[0]:
             raise ValueError(f"state is for batch {state[0].shape[0]} but x has batch {x.shape[0]}")
         rate = self._check_rate(rate, x.shape[0])
-        h, new_state = self.lift(x), []  # (B, J, D)
+        h, new_state = self.lift(as_dtype_of(x, self.lift.weight)), []  # (B, J, D)
         for i, layer in enumerate(self.layers):
             h, layer_state = layer.step(h, (state[2 * i], state[2 * i + 1]), rate)
             new_state.extend(layer_state)

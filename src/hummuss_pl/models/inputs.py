@@ -5,6 +5,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+# Normalised screen coordinates put the image between -1 and 1 (its width); 100 is fifty image widths
+# away: only pixels passed without normalising, or garbage, get there (1e30 gave NaN poses silently).
+MAX_COORDINATE = 100.0
+
 
 def check_keypoints(x: object, model: str, num_joints: int, channels: int, per_frame: bool, frames_note: str = "") -> None:
     """Raises a ValueError naming the expected shape when `x` is not a non-empty, finite float tensor
@@ -24,3 +28,20 @@ def check_keypoints(x: object, model: str, num_joints: int, channels: int, per_f
             f"{model} expects finite x of shape {shape}; got NaN or infinite values in x of shape {tuple(x.shape)}. "
             "Mark missing joints with zeros (confidence 0) instead"
         )
+    largest = float(x[..., :2].abs().max())
+    if largest > MAX_COORDINATE:
+        raise ValueError(
+            f"{model} expects x, y in MotionBERT's normalised screen coordinates (about -1..1 across the image); got values "
+            f"up to {largest:.3g}. Normalise pixels first (hummuss_pl.batch.normalize_screen(xy, width, height))"
+        )
+
+
+def as_dtype_of(x: Tensor, weight: Tensor) -> Tensor:
+    """`x` in the dtype of the model's weights (float64 keypoints from numpy meet float32 weights)."""
+    return x if x.dtype == weight.dtype else x.to(weight.dtype)
+
+
+def check_batch_size(batch_size: object, what: str) -> int:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"{what}: batch_size must be a positive integer (the number of streams); got {batch_size!r}")
+    return batch_size

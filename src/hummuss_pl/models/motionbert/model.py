@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import Tensor, nn
 
-from ..inputs import check_keypoints
+from ..inputs import as_dtype_of, check_keypoints
 from ..streaming import Streamer
 
 Rate = float | Tensor | None
@@ -272,7 +272,7 @@ class MotionBERT(nn.Module):
         self._check_input(x, per_frame=False)
         self._check_rate(rate)
         frames = x.shape[1]
-        h = self.joints_embed(x) + self.pos_embed + self.temp_embed[:, :frames]  # (B, F, J, C)
+        h = self.joints_embed(as_dtype_of(x, self.joints_embed.weight)) + self.pos_embed + self.temp_embed[:, :frames]  # (B, F, J, C)
         causal = self.cfg.causal
         for i, (blk_st, blk_ts) in enumerate(zip(self.blocks_st, self.blocks_ts, strict=True)):
             h = self._fuse(i, blk_st(h, causal), blk_ts(h, causal))
@@ -338,7 +338,7 @@ class MotionBERT(nn.Module):
 
     def _step(self, x: Tensor, cache: list[tuple[Tensor, Tensor]], t: int) -> Tensor:
         """`step_representation` without the checks (the KV streamer has made them)."""
-        h = self.joints_embed(x) + self.pos_embed[0] + self.temp_embed[0, t]  # (B, J, C)
+        h = self.joints_embed(as_dtype_of(x, self.joints_embed.weight)) + self.pos_embed[0] + self.temp_embed[0, t]  # (B, J, C)
         for i, (blk_st, blk_ts) in enumerate(zip(self.blocks_st, self.blocks_ts, strict=True)):
             x_st = blk_st.step(h, *cache[2 * i], t)
             x_ts = blk_ts.step(h, *cache[2 * i + 1], t)
