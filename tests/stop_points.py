@@ -17,9 +17,10 @@ from lightning.pytorch import Callback
 
 
 class PauseAt(Callback):
-    """After global step `step` (rank 0), creates the file `marker` and waits for SIGTERM or SIGKILL sent
-    from outside. SIGTERM is held back meanwhile and let through once it is pending, so the run's own
-    handler sees it at exactly this step; SIGKILL ends the process here."""
+    """After global step `step` (rank 0), creates the file `marker` and waits for SIGTERM or SIGKILL sent from
+    outside. A SIGTERM that arrives meanwhile is held back and handed to the run's own handler once the wait
+    is over, so the run sees it at exactly this step (whichever thread the kernel delivered it to); SIGKILL
+    ends the process here."""
 
     def __init__(self, step: int, marker: str, deadline_s: float = 600.0) -> None:
         self.step, self.marker, self.deadline_s = step, Path(marker), deadline_s
@@ -27,15 +28,20 @@ class PauseAt(Callback):
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         if trainer.global_step != self.step or not trainer.is_global_zero:
             return
-        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+        arrived: list[int] = []
+        runs_handler = signal.signal(signal.SIGTERM, lambda signum, frame: arrived.append(signum))
         self.marker.write_text(str(os.getpid()))
         waited = 0.0
-        while signal.SIGTERM not in signal.sigpending():
+        while not arrived:  # Python runs signal handlers in this (the main) thread, between these sleeps
             if waited > self.deadline_s:
                 raise RuntimeError(f"PauseAt: no signal within {self.deadline_s} s")
             time.sleep(0.02)  # polling for a signal, not timing anything
             waited += 0.02
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})  # delivered now, handled before the next callback
+        signal.signal(signal.SIGTERM, runs_handler)
+        if callable(runs_handler):
+            runs_handler(signal.SIGTERM, None)
+        else:  # no handler of the run's own: the default action, ending the process
+            signal.raise_signal(signal.SIGTERM)
 
 
 class ReadOnlyAt(Callback):

@@ -138,6 +138,35 @@ def check_world_size(trainer: Trainer) -> None:
         )
 
 
+# What `fabric run` exports to the processes it starts (besides torchrun's RANK, WORLD_SIZE, ...): its flags.
+FABRIC_LAUNCH = {"LT_ACCELERATOR": "accelerator", "LT_STRATEGY": "strategy", "LT_DEVICES": "devices", "LT_NUM_NODES": "num_nodes",
+                 "LT_PRECISION": "precision"}  # fmt: skip
+
+
+def take_fabric_launch(trainer: Namespace) -> None:
+    """Under `fabric run` (LT_CLI_USED=1), the launcher's --accelerator, --strategy, --devices, --num-nodes and
+    --precision configure the Trainer, so they need not be repeated as --trainer flags; a flag the launcher
+    was not given keeps the configuration's value. The launcher's count wins over the configuration's: it
+    is the number of processes that run."""
+    if os.environ.get("LT_CLI_USED") != "1":
+        return
+    taken, replaced = [], []
+    for variable, key in FABRIC_LAUNCH.items():
+        if variable in os.environ:
+            value, configured = _launcher_value(os.environ[variable]), trainer.get(key)
+            taken.append(f"{key}={value}")
+            if configured is not None and str(configured) != str(value):
+                replaced.append(f"{key}={configured}")
+            trainer[key] = value
+    note = f" (the configuration had {', '.join(replaced)})" if replaced else ""
+    rank_zero_info(f"fabric run: Trainer {', '.join(taken)} from the launcher{note}")
+
+
+def _launcher_value(text: str) -> int | str:
+    """'2' → 2, '-1' → -1; device lists ('0,1') and names ('auto', 'cuda', 'bf16-mixed') stay strings."""
+    return int(text) if re.fullmatch(r"-?\d+", text) else text
+
+
 def check_checkpoint_fits(model: Namespace, checkpoint: dict, path: Path) -> None:
     """Refuses a `--ckpt_path` checkpoint written by another task or for another backbone than the configured
     ones (LightningCLI would otherwise rebuild the model from the checkpoint's hyper-parameters and train
@@ -243,6 +272,7 @@ class HummussCLI(LightningCLI):
             # it; with no checkpoint there, its "exists and is not empty" warning would be noise.
             warnings.filterwarnings("ignore", re.escape("Checkpoint directory ") + ".*" + re.escape(f"{self.run_dir} exists and is not empty"))
         trainer = config.trainer
+        take_fabric_launch(trainer)
         if trainer.get("default_root_dir") in (None, os.getcwd()):
             trainer.default_root_dir = str(self.run_dir)
         callbacks = trainer.get("callbacks") or []
