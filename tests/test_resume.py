@@ -142,3 +142,20 @@ def test_after_kill_9_the_last_checkpoint_written_resumes_exactly(tmp_path, unin
     cli = run_cli(["fit", *FOUR_EPOCHS, "--ckpt_path", "last"], tmp_path)  # epochs 1 (a new phase), 2 and 3 (the same)
     assert cli.trainer.global_step == 12
     assert_same_weights(tmp_path / RUN / "last.ckpt", uninterrupted)
+
+
+def test_a_task_with_dropout_resumes_exactly(tmp_path):
+    # ActionTask's head draws dropout masks from torch's global generator: the checkpoint carries its state
+    args = ["fit", "--config", "experiments/finetune/action_ntu60_xsub.yaml", "--model.init_args.backbone", "hummuss-tiny-causal",
+            "--model.init_args.pretrained", "null", "--model.init_args.head.num_classes", "10", "--data.init_args.synthetic", "true",
+            "--data.init_args.data_root", "null", "--data.init_args.synthetic_corpus.num_clips", "16",
+            "--data.init_args.synthetic_corpus.clip_len", "9", "--data.init_args.batch_size", "4", "--data.init_args.num_workers", "0",
+            "--trainer.limit_train_batches", "2", "--trainer.limit_val_batches", "1", "--trainer.enable_progress_bar", "false",
+            "--trainer.logger", "false", "--trainer.callbacks", "[]"]  # fmt: skip
+    run = Path("checkpoints") / "finetune" / "action_ntu60_xsub" / "version_0" / "last.ckpt"
+    for name in ("straight", "resumed"):
+        (tmp_path / name).mkdir()
+    run_cli([*args, "--trainer.max_epochs", "2"], tmp_path / "straight")
+    run_cli([*args, "--trainer.max_epochs", "1"], tmp_path / "resumed")
+    run_cli([*args, "--trainer.max_epochs", "2", "--ckpt_path", "last"], tmp_path / "resumed")
+    assert_same_weights(tmp_path / "resumed" / run, tmp_path / "straight" / run)
