@@ -13,7 +13,14 @@ its offline/online run; `predict` writes `predictions.pt` there (`callbacks.Pred
 `--version` defaults to a new `version_N`. `--ckpt_path last` takes the `last.ckpt` of the newest `version_N`
 that has one (or of `--version`): `fit` resumes in that directory, `validate` / `test` / `predict` evaluate it
 in a new one; with no such checkpoint the command stops with an error naming the directory searched.
-All processes of one launch (Lightning's own DDP ranks, torchrun, srun) share rank 0's run directory.
+All processes of one launch (Lightning's own DDP ranks, torchrun, `fabric run`, srun) share rank 0's run
+directory; under `fabric run` the launcher's flags configure the Trainer (`take_fabric_launch`).
+
+What a run reports is what happened: a `--ckpt_path` checkpoint of another task or backbone is refused
+(`check_checkpoint_fits`), checkpoints are read back once written (`callbacks.VerifiedModelCheckpoint`,
+which also writes last.ckpt every epoch), SIGTERM stops training with a resumable last.ckpt at the step
+in progress and exit status 143 (`callbacks.StopOnSigterm`), and checkpoints carry the global random
+state (`callbacks.GlobalRandomState`) and the data position (the data modules' state) for exact resume.
 """
 
 from __future__ import annotations
