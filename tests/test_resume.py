@@ -77,7 +77,9 @@ def test_a_sampler_started_mid_epoch_yields_the_rest_of_that_epochs_batches():
 
 def test_last_ckpt_is_the_last_epoch_even_when_the_metric_did_not_improve(tmp_path):
     # lr 0: validation never improves, so no best checkpoint after the first (Lightning then left last.ckpt at epoch 0)
+    handler = signal.getsignal(signal.SIGTERM)
     cli = run_cli(["fit", *TINY, "--model.init_args.optim.lr", "0.0", "--trainer.max_epochs", "3"], tmp_path)
+    assert signal.getsignal(signal.SIGTERM) is handler  # the run's SIGTERM handling ended with it
     assert saved_step(tmp_path / RUN / "last.ckpt") == cli.trainer.global_step == 9
     [best] = (tmp_path / RUN).glob("best-*.ckpt")
     assert best.name.startswith("best-epoch000-") and saved_step(best) == 3  # the best stays the first epoch's

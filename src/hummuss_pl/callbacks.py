@@ -126,8 +126,7 @@ class StopOnSigterm(Callback):
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.received = False
-        self._trainer: Trainer | None = None
-        self._replaced: Any = None  # the handler ours replaced, put back at teardown
+        self._trainer: Trainer | None = None  # while our handler is installed
 
     def on_sanity_check_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         self._install(trainer)  # Lightning registers its own handler just before; a signal now stops at step 1
@@ -136,9 +135,11 @@ class StopOnSigterm(Callback):
         self._install(trainer)
 
     def _install(self, trainer: Trainer) -> None:
+        # In place of the handler Lightning registered for this run; Lightning's teardown (on success and on
+        # exceptions alike) puts back the one from before the run.
         if self._trainer is None and threading.current_thread() is threading.main_thread():
             self._trainer = trainer
-            self._replaced = signal.signal(signal.SIGTERM, self._on_sigterm)
+            signal.signal(signal.SIGTERM, self._on_sigterm)
 
     def _on_sigterm(self, signum: int, frame: Any) -> None:
         launcher = self._trainer.strategy.launcher if self._trainer is not None else None
@@ -147,8 +148,6 @@ class StopOnSigterm(Callback):
         self.received = True
 
     def teardown(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
-        if self._trainer is not None and threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGTERM, self._replaced if self._replaced is not None else signal.SIG_DFL)
         self._trainer = None
 
     def on_train_batch_end(self, trainer: Trainer, pl_module: LightningModule, outputs: Any, batch: Any, batch_idx: int) -> None:
@@ -172,8 +171,8 @@ class StopOnSigterm(Callback):
 
     def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         if self.received and trainer.is_global_zero:
-            print("hummuss: SIGTERM arrived during the last epoch's last batch or validation; training had finished, "
-                  "its checkpoints are complete", file=sys.stderr, flush=True)  # fmt: skip
+            print("hummuss: SIGTERM arrived after the last step that could stop early (the last epoch's last batch or "
+                  "validation); training has finished and its checkpoints are complete", file=sys.stderr, flush=True)  # fmt: skip
 
 
 # ------------------------------------------------------------------------------------ random state
