@@ -73,6 +73,18 @@ def test_the_same_backbone_resumes(tmp_path, checkpoints):
     assert cli.trainer.global_step == 2 and cli.model.backbone_cfg == BACKBONE_PRESETS["hummuss-tiny-causal"]
 
 
+def test_a_best_checkpoint_kept_from_another_run_is_labelled_in_the_summary(tmp_path):
+    for name in ("first", "second"):
+        (tmp_path / name).mkdir()
+    first = run_cli(["fit", *TINY_QUICKSTART, "--trainer.max_epochs", "1"], tmp_path / "first")
+    other = tmp_path / "first" / first.run_dir / "last.ckpt"
+    # resumed into a new run directory with nothing left to train: the only best checkpoint is the first run's
+    cli = run_cli(["fit", *TINY_QUICKSTART, "--trainer.max_epochs", "1", "--ckpt_path", str(other)], tmp_path / "second")
+    [best] = [line for line in cli.summary if line.startswith("  best checkpoint: ")]
+    assert best.startswith(f"  best checkpoint: {other.parent.resolve()}/best-epoch000-")
+    assert best.endswith("(written by the run this one resumed from; none was better here)")
+
+
 # ------------------------------------------------------------------------------------ truncated checkpoints
 def truncated_line(path: Path) -> str:
     return f"{path}: truncated or not a checkpoint (RuntimeError: PytorchStreamReader failed reading zip archive: failed finding central directory"

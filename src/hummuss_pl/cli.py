@@ -186,10 +186,10 @@ def check_checkpoint_fits(model: Namespace, checkpoint: dict, path: Path) -> Non
     configured, saved = (model.get("init_args") or {}).get("backbone"), hparams.get("backbone")
     if configured is None or saved is None:
         return
-    mismatch = backbone_mismatch(resolve_backbone(_plain(saved)), resolve_backbone(_plain(configured)))
+    mismatch = backbone_mismatch(resolve_backbone(_plain(saved)), resolve_backbone(_plain(configured)), owner="the configuration")
     if mismatch:
-        raise CheckpointMismatchError(f"--ckpt_path {path} {mismatch.replace('the task builds', 'the configuration builds')}: "
-                                      "set --model.init_args.backbone to the checkpoint's, or give a checkpoint of this backbone")  # fmt: skip
+        raise CheckpointMismatchError(f"--ckpt_path {path} {mismatch}: set --model.init_args.backbone to the checkpoint's, "
+                                      "or give a checkpoint of this backbone")  # fmt: skip
 
 
 class CheckpointMismatchError(ValueError):
@@ -357,7 +357,7 @@ class HummussCLI(LightningCLI):
         ckpt = self.trainer.checkpoint_callback
         if ckpt is not None and ckpt.best_model_path:
             score = f" ({ckpt.monitor} = {float(ckpt.best_model_score):.3f})" if ckpt.best_model_score is not None else ""
-            if Path(ckpt.best_model_path).parent.resolve() != Path(ckpt.dirpath).resolve():
+            if ckpt.dirpath and Path(ckpt.best_model_path).parent.resolve() != Path(ckpt.dirpath).resolve():
                 score += "  (written by the run this one resumed from; none was better here)"  # ModelCheckpoint keeps it
             lines.append(f"  best checkpoint: {ckpt.best_model_path}{score}")
         if ckpt is not None and ckpt.last_model_path:

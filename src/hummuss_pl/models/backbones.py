@@ -107,17 +107,17 @@ def backbone_name(cfg: BackboneConfig) -> str:
 _SHAPE_FREE = {"dt_min", "dt_max", "ssm_lr"}  # initialisation and optimiser settings: weights fit either way
 
 
-def backbone_mismatch(saved: BackboneConfig, own: BackboneConfig) -> str | None:
-    """Why weights of backbone `saved` (a checkpoint's) do not fit backbone `own` (the task's), as a phrase
-    naming both; None when they fit (at most initialisation or optimiser fields differ)."""
+def backbone_mismatch(saved: BackboneConfig, own: BackboneConfig, owner: str = "the task") -> str | None:
+    """Why weights of backbone `saved` (a checkpoint's) do not fit backbone `own` (what `owner` builds), as a
+    phrase naming both; None when they fit (at most initialisation or optimiser fields differ)."""
     detail = ""
     if type(saved) is type(own):
         diff = {f.name: (getattr(saved, f.name), getattr(own, f.name)) for f in fields(own) if getattr(saved, f.name) != getattr(own, f.name)}
         if not set(diff) - _SHAPE_FREE:
             return None
         if backbone_name(saved).startswith("custom") or backbone_name(own).startswith("custom"):
-            detail = f" (field: checkpoint vs task: {diff})"
-    return f"holds a {backbone_name(saved)} backbone but the task builds a {backbone_name(own)}{detail}"
+            detail = f" (field: checkpoint vs {owner.split()[-1]}: {diff})"
+    return f"holds a {backbone_name(saved)} backbone but {owner} builds a {backbone_name(own)}{detail}"
 
 
 class PretrainedWeightsError(ValueError):
