@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from helpers import TINY_QUICKSTART, hummuss_error, run_cli
 from stop_points import can_make_read_only, set_read_only
 
@@ -38,8 +37,8 @@ def checkpoints(tmp_path_factory) -> dict[str, Path]:
 def test_a_checkpoint_of_another_backbone_family_is_refused(tmp_path, checkpoints):
     motionbert = checkpoints["motionbert-tiny-causal"]
     lines = hummuss_error(["fit", *TINY_QUICKSTART, "--ckpt_path", str(motionbert)], tmp_path)
-    assert lines == [f"hummuss: error: --ckpt_path {motionbert} holds a motionbert-tiny-causal backbone but the configuration builds a "
-                     "hummuss-tiny-causal: set --model.init_args.backbone to the checkpoint's, or give a checkpoint of this backbone", HINT]  # fmt: skip
+    assert lines == [(f"hummuss: error: --ckpt_path {motionbert} holds a motionbert-tiny-causal backbone but the configuration builds a "
+                      "hummuss-tiny-causal: set --model.init_args.backbone to the checkpoint's, or give a checkpoint of this backbone"), HINT]  # fmt: skip
     assert not list((tmp_path / "checkpoints").rglob("*.ckpt"))  # nothing trained
 
 
