@@ -9,6 +9,12 @@ os.environ["WANDB_MODE"] = "disabled"
 # oversubscribe the cores (one elementwise op was seen 37× slower that way).
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
+# Subprocesses (`python -m hummuss_pl`, DDP ranks, launchers) import the package of this checkout, wherever
+# they run: a relative PYTHONPATH would not reach it from their scratch directories, and an editable install
+# may point at another checkout.
+_SRC = str(Path(__file__).resolve().parents[1] / "src")
+os.environ["PYTHONPATH"] = os.pathsep.join([_SRC, *(p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and Path(p).resolve() != Path(_SRC))])
+
 import torch  # noqa: E402
 
 torch.set_num_threads(1)

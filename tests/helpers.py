@@ -11,6 +11,12 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 EXPERIMENTS = REPO / "experiments"
+# The quickstart recipe with a tiny causal HumMUSS: 3 training batches of 4 clips per epoch, one validation
+# batch, no logger or progress bar; for runs whose results, not their speed, a test checks.
+TINY_QUICKSTART = ["--config", "experiments/quickstart.yaml", "--model.init_args.backbone", "hummuss-tiny-causal",
+                   "--data.init_args.batch_size", "4", "--data.init_args.num_workers", "0", "--trainer.limit_train_batches", "3",
+                   "--trainer.limit_val_batches", "1", "--trainer.enable_progress_bar", "false", "--trainer.logger", "false",
+                   "--trainer.callbacks", "[]"]  # fmt: skip
 
 
 @contextmanager
@@ -39,6 +45,24 @@ def run_cli(args: list[str], cwd: Path, run: bool = True):
             return HummussCLI(args=args, run=run)
     finally:
         sys.argv = saved
+
+
+def hummuss_error(args: list[str], cwd: Path) -> list[str]:
+    """`hummuss <args>` (cli.main, in this process, from `cwd`) when it stops with an error: the lines it exits with."""
+    import pytest
+
+    from hummuss_pl.cli import main
+
+    args = [str(REPO / a) if a.startswith("experiments/") else a for a in args]
+    saved = sys.argv
+    sys.argv = ["hummuss"]
+    try:
+        with working_dir(cwd), pytest.raises(SystemExit) as stop:
+            main(args)
+    finally:
+        sys.argv = saved
+    assert isinstance(stop.value.code, str), f"exit status {stop.value.code}, not an error message"
+    return stop.value.code.splitlines()
 
 
 def read_predictions(cli) -> dict:

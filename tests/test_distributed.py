@@ -1,9 +1,13 @@
 """Multi-process training on CPU (gloo): real DDP in a subprocess, exact metrics, launcher checks."""
 
 import csv
+import json
 import os
+import signal
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import pytest
 from helpers import REPO, run_cli
@@ -136,3 +140,82 @@ def test_torchrun_ranks_share_one_run_directory(tmp_path):
         runs = tmp_path / "checkpoints" / "quickstart"
         assert sorted(p.name for p in runs.iterdir()) == ["version_0"]  # rank 1 created nothing of its own
     assert global_step(runs / "version_0" / "last.ckpt") == 4  # 2 epochs × 2 steps: the resume continued
+
+
+# ------------------------------------------------------------------------------------ fabric run, SIGTERM under DDP
+TWO_EPOCHS = ["--trainer.max_epochs", "2", "--trainer.limit_train_batches", "2", "--trainer.limit_val_batches", "3"]  # 4 steps
+
+
+def csv_logger(save_dir) -> list[str]:
+    return ["--trainer.logger", "lightning.pytorch.loggers.CSVLogger", "--trainer.logger.save_dir", str(save_dir)]
+
+
+def last_weights(cwd) -> dict:
+    import torch
+
+    return torch.load(cwd / "checkpoints" / "quickstart" / "version_0" / "last.ckpt", map_location="cpu", weights_only=True)["state_dict"]
+
+
+def assert_same_weights(a: dict, b: dict) -> None:
+    import torch
+
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.fixture(scope="module")
+def lightning_ddp(tmp_path_factory):
+    """A 2-process gloo fit that Lightning launches itself (TWO_EPOCHS): its working directory."""
+    cwd = tmp_path_factory.mktemp("lightning_ddp")
+    hummuss(["fit", *QUICK, *TWO_EPOCHS, "--trainer.devices", "2", "--trainer.strategy", "ddp", *csv_logger(cwd / "csv")], cwd)
+    return cwd
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_fabric_run_launches_the_cli_with_its_own_flags(tmp_path, lightning_ddp):
+    # `fabric run` as a user types it (the `fabric` console script's entry point); the trainer flags are not repeated
+    console_script = Path(sys.executable).with_name("hummuss")
+    script = console_script if console_script.is_file() else REPO / "src" / "hummuss_pl" / "__main__.py"
+    fabric = [sys.executable, "-c", "import sys; from lightning.fabric.cli import _main; sys.exit(_main())", "run",
+              "--accelerator", "cpu", "--devices", "2", "--strategy", "ddp", "--main-port", str(free_port()), str(script)]  # fmt: skip
+    env = {**os.environ, "WANDB_MODE": "disabled"}
+    done = subprocess.run([*fabric, "fit", *QUICK, *TWO_EPOCHS, *csv_logger(tmp_path / "csv")], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=600)  # fmt: skip
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output[-4000:]
+    assert ("fabric run: Trainer accelerator=cpu, strategy=ddp, devices=2, num_nodes=1 from the launcher "
+            "(the configuration had strategy=auto, devices=1)") in output  # fmt: skip
+    assert "MEMBER: 2/2" in output
+    assert sorted(p.name for p in (tmp_path / "checkpoints" / "quickstart").iterdir()) == ["version_0"]  # one run directory
+    assert logged(tmp_path / "csv", "val/mpjpe") == logged(lightning_ddp / "csv", "val/mpjpe")
+    assert_same_weights(last_weights(tmp_path), last_weights(lightning_ddp))
+
+
+@pytest.mark.slow
+def test_sigterm_stops_both_ranks_at_one_step_and_the_resumed_run_matches(tmp_path, lightning_ddp):
+    import torch
+
+    marker = tmp_path / "paused"
+    pause = json.dumps([{"class_path": "stop_points.PauseAt", "init_args": {"step": 3, "marker": str(marker)}}])  # epoch 1, batch 1
+    args = ["fit", *QUICK, *TWO_EPOCHS, "--trainer.devices", "2", "--trainer.strategy", "ddp", "--trainer.logger", "false"]
+    env = {**os.environ, "WANDB_MODE": "disabled", "PYTHONPATH": os.pathsep.join([os.environ["PYTHONPATH"], str(Path(__file__).parent)])}
+    with open(tmp_path / "output.txt", "w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "hummuss_pl", *args, "--trainer.callbacks", pause], cwd=tmp_path, env=env,
+                                stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
+    while not marker.exists():  # rank 0 holds at step 3 (rank 1 waits for it); the loop only guards against a hang
+        assert proc.poll() is None, (tmp_path / "output.txt").read_text()[-3000:]
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGTERM)  # to rank 0, as `kill` or a scheduler would; it forwards the signal to rank 1
+    assert proc.wait(timeout=300) == 143, (tmp_path / "output.txt").read_text()[-3000:]
+    ckpt = tmp_path / "checkpoints" / "quickstart" / "version_0" / "last.ckpt"
+    assert torch.load(ckpt, map_location="cpu", weights_only=True)["global_step"] == 3
+    hummuss([*args, "--ckpt_path", "last"], tmp_path)
+    assert torch.load(ckpt, map_location="cpu", weights_only=True)["global_step"] == 4
+    assert_same_weights(last_weights(tmp_path), last_weights(lightning_ddp))

@@ -42,21 +42,24 @@ def weights(path: Path) -> dict[str, torch.Tensor]:
 
 
 def test_ckpt_path_last_resumes_the_newest_run_exactly(tmp_path):
+    # The resumed epoch (2) is in the phase the first run reached (from epoch 1): resuming right at a phase
+    # switch would build a fresh loader and hide a loader that replays an earlier epoch's order.
+    quick = [*QUICK, "--model.init_args.backbone", "hummuss-tiny-causal", "--data.init_args.batch_size", "8"]
     for name in ("resumed", "straight"):
         (tmp_path / name).mkdir()
     with pytest.raises(FileNotFoundError, match="no earlier run"):
-        run_cli(["fit", *QUICK, "--ckpt_path", "last"], tmp_path / "resumed")
+        run_cli(["fit", *quick, "--ckpt_path", "last"], tmp_path / "resumed")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        run_cli(["fit", *QUICK, "--trainer.max_epochs", "1"], tmp_path / "resumed")
+        run_cli(["fit", *quick, "--trainer.max_epochs", "2"], tmp_path / "resumed")
     assert not [w for w in caught if "exists and is not empty" in str(w.message)]  # a fresh run dir is not "reused"
     runs = tmp_path / "resumed" / "checkpoints" / "quickstart"
     (runs / "version_1").mkdir()  # newer, but without a last.ckpt (as a second DDP rank used to leave one)
-    cli = run_cli(["fit", *QUICK, "--trainer.max_epochs", "2", "--ckpt_path", "last"], tmp_path / "resumed")
+    cli = run_cli(["fit", *quick, "--trainer.max_epochs", "3", "--ckpt_path", "last"], tmp_path / "resumed")
     assert cli.run_dir == Path("checkpoints/quickstart/version_0")  # resumed in place
     assert sorted(p.name for p in runs.iterdir()) == ["version_0", "version_1"]
-    assert cli.trainer.current_epoch == 2 and cli.trainer.global_step == 4 and cli.datamodule.phase_index == 1
-    run_cli(["fit", *QUICK, "--trainer.max_epochs", "2"], tmp_path / "straight")
+    assert cli.trainer.current_epoch == 3 and cli.trainer.global_step == 6 and cli.datamodule.phase_index == 1
+    run_cli(["fit", *quick, "--trainer.max_epochs", "3"], tmp_path / "straight")
     resumed = weights(runs / "version_0" / "last.ckpt")
     straight = weights(tmp_path / "straight" / "checkpoints" / "quickstart" / "version_0" / "last.ckpt")
     assert resumed.keys() == straight.keys()

@@ -316,9 +316,11 @@ def test_recipe_on_3dhp_files_then_test_and_reload(data_root, tmp_path):
     best = fit.trainer.checkpoint_callback.best_model_path
     assert best and "mpjpe" in best
 
-    # The backbone is not repeated: `hummuss test` takes the model's settings from the checkpoint.
-    common.remove("--model.init_args.backbone")
-    common.remove("hummuss-tiny-causal")
+    # `hummuss test` evaluates the configured model: a checkpoint of another backbone (the recipe's default
+    # without the override it was trained with) is refused; with it, the model takes the checkpoint's settings.
+    recipe_default = [a for a in common if a not in ("--model.init_args.backbone", "hummuss-tiny-causal")]
+    with pytest.raises(ValueError, match="holds a hummuss-tiny-causal backbone but the configuration builds a hummuss-bidirectional"):
+        run_cli(["test", *recipe_default, "--ckpt_path", best], tmp_path)
     test = run_cli(["test", *common, "--ckpt_path", best], tmp_path)
     assert test.model.backbone_cfg == fit.model.backbone_cfg
     result = {k: float(v) for k, v in test.trainer.callback_metrics.items()}

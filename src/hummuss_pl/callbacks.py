@@ -1,18 +1,41 @@
-"""Callbacks shared by the tasks and the CLI."""
+"""Callbacks shared by the tasks and the CLI: prediction files, and what keeps a run's record true
+(checkpoints verified once written, a resumable checkpoint on SIGTERM, the global random state in
+every checkpoint)."""
 
 from __future__ import annotations
 
 import csv
 import json
+import signal
+import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import torch
-from lightning.pytorch import LightningModule, Trainer
-from lightning.pytorch.callbacks import BasePredictionWriter, Callback, ProgressBar
+from lightning.pytorch import Callback, LightningModule, Trainer
+from lightning.pytorch.callbacks import (
+    BasePredictionWriter,
+    ModelCheckpoint,
+    ProgressBar,
+)
 
-__all__ = ["MetricsFile", "PlainProgress", "PredictionWriter", "RunContext", "gather_predictions"]
+from hummuss_pl.models import CheckpointFileError, read_checkpoint
+
+__all__ = [
+    "CheckpointWriteError",
+    "GlobalRandomState",
+    "InterruptedBySignal",
+    "MetricsFile",
+    "PlainProgress",
+    "PredictionWriter",
+    "RunContext",
+    "StopOnSigterm",
+    "VerifiedModelCheckpoint",
+    "gather_predictions",
+    "verify_written",
+]
 
 
 class RunContext(Callback):
@@ -153,6 +176,172 @@ def _batch_len(batch: Any) -> int:
     return len(batch) if hasattr(batch, "__len__") else 0
 
 
+# ------------------------------------------------------------------------------------ checkpoints written
+class CheckpointWriteError(RuntimeError):
+    """A checkpoint the run meant to write is not on disk as written."""
+
+
+def written_problem(path: Path, step: int) -> str | None:
+    """What is wrong with checkpoint `path` that should hold global step `step`, or None: it must exist,
+    be readable as a checkpoint and hold that step (an older file left by a failed write does not)."""
+    if not path.is_file():
+        return "the file does not exist after saving"
+    try:
+        saved = read_checkpoint(path, weights_only=False)  # written by this run a moment ago
+    except CheckpointFileError as err:
+        return str(err)
+    saved_step = saved.get("global_step") if isinstance(saved, dict) else None
+    if saved_step != step:
+        return f"it holds step {saved_step}, not the step just saved ({step}): the write failed and an older file remains"
+    return None
+
+
+def verify_written(trainer: Trainer, path: str | Path) -> None:
+    """Checks on rank 0, which writes checkpoints, that `path` was written at the trainer's current step;
+    every rank raises CheckpointWriteError naming the file if not (a collective: call it on all ranks)."""
+    path = Path(trainer.strategy.broadcast(str(path)))
+    problem = written_problem(path, trainer.global_step) if trainer.is_global_zero else None
+    problem = trainer.strategy.broadcast(problem)
+    if problem:
+        raise CheckpointWriteError(
+            f"checkpoint {path} was not written ({problem}); check that {path.parent}/ is writable and its disk has "
+            "space. Training stopped so that no more steps go unrecorded"
+        )
+
+
+class VerifiedModelCheckpoint(ModelCheckpoint):
+    """ModelCheckpoint (same arguments) whose checkpoints are what it reports:
+
+    - every file it writes is read back (`verify_written`), and the run stops with CheckpointWriteError
+      naming it when it is not there as written: Lightning's save ignores some failed writes (a
+      PermissionError in a read-only directory), after which the run would report checkpoints that do
+      not exist;
+    - with `save_last=True`, last.ckpt is written at every point where checkpoints are considered (each
+      epoch's end or validation), not only when a best checkpoint is: Lightning 2.6 writes it only then,
+      so after epochs without a better metric last.ckpt, and `--ckpt_path last`, went back to the last
+      improvement.
+
+    Built on ModelCheckpoint's private save methods (lightning 2.6, pinned below 2.7; tests hold both).
+    """
+
+    def _save_checkpoint(self, trainer: Trainer, filepath: str) -> None:
+        super()._save_checkpoint(trainer, filepath)
+        verify_written(trainer, filepath)
+
+    def on_train_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        super().on_train_epoch_end(trainer, pl_module)
+        if self._should_save_on_train_epoch_end(trainer):
+            self._save_last_if_not_saved(trainer)
+
+    def on_validation_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        super().on_validation_end(trainer, pl_module)
+        if not self._should_save_on_train_epoch_end(trainer):
+            self._save_last_if_not_saved(trainer)
+
+    def _save_last_if_not_saved(self, trainer: Trainer) -> None:
+        """last.ckpt at this step, unless a checkpoint (with its last.ckpt copy) was written at it already."""
+        if self.save_last is True and not self._should_skip_saving_checkpoint(trainer):
+            self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
+
+
+# ------------------------------------------------------------------------------------ SIGTERM
+SIGTERM_EXIT_STATUS = 128 + signal.SIGTERM  # 143: what a shell reports for a process the signal ended
+
+
+class InterruptedBySignal(SystemExit):
+    """Ends a fit stopped by SIGTERM once its resumable checkpoint is written: the process exits with
+    status 143, so that a scheduler or script sees an interrupted run, not a finished one."""
+
+    def __init__(self) -> None:
+        super().__init__(SIGTERM_EXIT_STATUS)
+
+
+class StopOnSigterm(Callback):
+    """On SIGTERM (`kill`, `scancel`, SLURM's notice before a time limit, a preempting orchestrator) training
+    stops after the optimizer step in progress: the checkpoint `path` is written at that step and verified,
+    one line says where, and the process exits with status 143. `--ckpt_path last` resumes it exactly:
+    the data continue at the next batch of the same epoch (the data module's state), weights, optimiser,
+    scheduler and global random state are the checkpoint's.
+
+    Lightning's own SIGTERM handling is replaced while training runs (it stops with exit status 0 and
+    saves nothing). Under DDP the ranks agree after every batch (one all-reduce of a flag) on whether
+    any of them received the signal, so all stop at the same step; the ranks Lightning started itself
+    get the signal forwarded. A signal during an epoch's last batch lets the epoch end (validation,
+    the end-of-epoch checkpoint) and stops after the next step; one during the last epoch's last batch
+    lets training finish normally.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.received = False
+        self._trainer: Trainer | None = None  # while our handler is installed
+
+    def on_sanity_check_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        self._install(trainer)  # Lightning registers its own handler just before; a signal now stops at step 1
+
+    def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        self._install(trainer)
+
+    def _install(self, trainer: Trainer) -> None:
+        # In place of the handler Lightning registered for this run; Lightning's teardown (on success and on
+        # exceptions alike) puts back the one from before the run.
+        if self._trainer is None and threading.current_thread() is threading.main_thread():
+            self._trainer = trainer
+            signal.signal(signal.SIGTERM, self._on_sigterm)
+
+    def _on_sigterm(self, signum: int, frame: Any) -> None:
+        launcher = self._trainer.strategy.launcher if self._trainer is not None else None
+        if not self.received and launcher is not None:
+            launcher.kill(signum)  # the ranks Lightning started from this process stop at the same step
+        self.received = True
+
+    def teardown(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        self._trainer = None
+
+    def on_train_batch_end(self, trainer: Trainer, pl_module: LightningModule, outputs: Any, batch: Any, batch_idx: int) -> None:
+        if not trainer.strategy.reduce_boolean_decision(self.received, all=False) or not self._can_stop_here(trainer):
+            return
+        trainer.save_checkpoint(self.path)
+        verify_written(trainer, self.path)
+        if trainer.is_global_zero:
+            batches = trainer.fit_loop.epoch_loop.batch_progress.current.processed
+            print(f"hummuss: stopped by SIGTERM after step {trainer.global_step} (epoch {trainer.current_epoch}, batch {batches} of "
+                  f"{trainer.num_training_batches}); resumable checkpoint: {self.path} (add --ckpt_path last to the same "
+                  f"command to continue); exit status {SIGTERM_EXIT_STATUS}", file=sys.stderr, flush=True)  # fmt: skip
+        raise InterruptedBySignal()
+
+    @staticmethod
+    def _can_stop_here(trainer: Trainer) -> bool:
+        """After an optimizer step (not inside gradient accumulation), and not at the epoch's last batch,
+        whose validation and end-of-epoch checkpoint still follow."""
+        done = trainer.fit_loop.epoch_loop.batch_progress.current.processed
+        return done < trainer.num_training_batches and done % trainer.accumulate_grad_batches == 0
+
+    def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        if self.received and trainer.is_global_zero:
+            print("hummuss: SIGTERM arrived after the last step that could stop early (the last epoch's last batch or "
+                  "validation); training has finished and its checkpoints are complete", file=sys.stderr, flush=True)  # fmt: skip
+
+
+# ------------------------------------------------------------------------------------ random state
+class GlobalRandomState(Callback):
+    """Keeps torch's global random state (CPU, and this process's CUDA device) in every checkpoint and
+    restores it when a fit resumes from one, so that what draws from it (dropout in the task heads)
+    continues as in an uninterrupted run. The data pipeline has its own seeded generators
+    (data/sampling.py). All ranks restore rank 0's state: seeded alike and drawing alike, the ranks'
+    states are equal."""
+
+    def state_dict(self) -> dict[str, torch.Tensor | None]:
+        cuda = torch.cuda.get_rng_state() if torch.cuda.is_available() and torch.cuda.is_initialized() else None
+        return {"torch": torch.get_rng_state(), "cuda": cuda}
+
+    def load_state_dict(self, state: dict[str, torch.Tensor | None]) -> None:
+        torch.set_rng_state(state["torch"])
+        if state.get("cuda") is not None and torch.cuda.is_available():
+            torch.cuda.set_rng_state(state["cuda"])
+
+
+# ------------------------------------------------------------------------------------ predictions
 def gather_predictions(batches: list[dict[str, Any]], indices: list[list[int]] | None = None) -> dict[str, Any]:
     """Per-batch prediction dicts → one dict of per-sample entries: tensors concatenated along dim 0,
     other values (e.g. lists of source names) joined into one list. `indices`: each batch's sample

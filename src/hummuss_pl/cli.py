@@ -13,7 +13,14 @@ its offline/online run; `predict` writes `predictions.pt` there (`callbacks.Pred
 `--version` defaults to a new `version_N`. `--ckpt_path last` takes the `last.ckpt` of the newest `version_N`
 that has one (or of `--version`): `fit` resumes in that directory, `validate` / `test` / `predict` evaluate it
 in a new one; with no such checkpoint the command stops with an error naming the directory searched.
-All processes of one launch (Lightning's own DDP ranks, torchrun, srun) share rank 0's run directory.
+All processes of one launch (Lightning's own DDP ranks, torchrun, `fabric run`, srun) share rank 0's run
+directory; under `fabric run` the launcher's flags configure the Trainer (`take_fabric_launch`).
+
+What a run reports is what happened: a `--ckpt_path` checkpoint of another task or backbone is refused
+(`check_checkpoint_fits`), checkpoints are read back once written (`callbacks.VerifiedModelCheckpoint`,
+which also writes last.ckpt every epoch), SIGTERM stops training with a resumable last.ckpt at the step
+in progress and exit status 143 (`callbacks.StopOnSigterm`), and checkpoints carry the global random
+state (`callbacks.GlobalRandomState`) and the data position (the data modules' state) for exact resume.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -40,6 +48,7 @@ from hummuss_pl.callbacks import (
     RunContext,
 )
 from hummuss_pl.data.common import DataFormatError, MissingDataError
+from hummuss_pl.models import backbone_mismatch, read_checkpoint, resolve_backbone
 from hummuss_pl.tasks.base import BackboneTask
 
 CHECKPOINT_ROOT = Path("checkpoints")
@@ -51,6 +60,8 @@ DEFAULTS = Path(__file__).parent / "configs" / "defaults.yaml"
 
 
 LAST = "last.ckpt"  # what ModelCheckpoint(save_last=True) writes and `--ckpt_path last` resumes
+LIGHTNING_CHECKPOINT = "lightning.pytorch.callbacks.ModelCheckpoint"
+VERIFIED_CHECKPOINT = "hummuss_pl.callbacks.VerifiedModelCheckpoint"  # what the CLI runs in its place
 RUN_DIR_ENV = "HUMMUSS_RUN_DIR"  # rank 0's run directory, inherited by the ranks Lightning starts itself
 # Where launchers announce a process's rank before torch.distributed is up: torchrun (RANK), Lightning's own
 # launcher (NODE_RANK for the node, LOCAL_RANK for the processes it starts), srun (SLURM_PROCID), LSF's jsrun.
@@ -97,9 +108,27 @@ def shared_run_dir(experiment: str, version: str | None, resume_last: bool) -> P
         return Path(inherited)
     chosen = run_dir(experiment, version, resume_last)
     if is_launch_rank_zero():
-        chosen.mkdir(parents=True, exist_ok=True)
+        make_writable_dir(chosen)
         os.environ[RUN_DIR_ENV] = str(chosen)
     return chosen
+
+
+class RunDirectoryError(RuntimeError):
+    """The run directory cannot be created or written to."""
+
+
+def make_writable_dir(directory: Path) -> None:
+    """Creates `directory` (and its parents) and checks that a file can be written there, so that a run
+    that could not save its checkpoints stops before it starts."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=directory):
+            pass
+    except OSError as err:
+        raise RunDirectoryError(
+            f"cannot write to the run directory {directory}/ ({err.strerror or err}): runs write their checkpoints to "
+            f"{CHECKPOINT_ROOT}/<experiment>/<version>/ under the working directory; make it writable or run from another directory"
+        ) from None
 
 
 def check_world_size(trainer: Trainer) -> None:
@@ -122,6 +151,62 @@ def check_world_size(trainer: Trainer) -> None:
         )
 
 
+# What `fabric run` exports to the processes it starts (besides torchrun's RANK, WORLD_SIZE, ...): its flags.
+FABRIC_LAUNCH = {"LT_ACCELERATOR": "accelerator", "LT_STRATEGY": "strategy", "LT_DEVICES": "devices", "LT_NUM_NODES": "num_nodes",
+                 "LT_PRECISION": "precision"}  # fmt: skip
+
+
+def take_fabric_launch(trainer: Namespace) -> None:
+    """Under `fabric run` (LT_CLI_USED=1), the launcher's --accelerator, --strategy, --devices, --num-nodes and
+    --precision configure the Trainer, so they need not be repeated as --trainer flags; a flag the launcher
+    was not given keeps the configuration's value. The launcher's count wins over the configuration's: it
+    is the number of processes that run."""
+    if os.environ.get("LT_CLI_USED") != "1":
+        return
+    taken, replaced = [], []
+    for variable, key in FABRIC_LAUNCH.items():
+        if variable in os.environ:
+            value, configured = _launcher_value(os.environ[variable]), trainer.get(key)
+            taken.append(f"{key}={value}")
+            if configured is not None and str(configured) != str(value):
+                replaced.append(f"{key}={configured}")
+            trainer[key] = value
+    note = f" (the configuration had {', '.join(replaced)})" if replaced else ""
+    rank_zero_info(f"fabric run: Trainer {', '.join(taken)} from the launcher{note}")
+
+
+def _launcher_value(text: str) -> int | str:
+    """'2' → 2, '-1' → -1; device lists ('0,1') and names ('auto', 'cuda', 'bf16-mixed') stay strings."""
+    return int(text) if re.fullmatch(r"-?\d+", text) else text
+
+
+def check_checkpoint_fits(model: Namespace, checkpoint: dict, path: Path) -> None:
+    """Refuses a `--ckpt_path` checkpoint written by another task or for another backbone than the configured
+    ones (LightningCLI would otherwise rebuild the model from the checkpoint's hyper-parameters and train
+    or evaluate it in place of the configured one)."""
+    hparams = checkpoint.get("hyper_parameters") or {}
+    configured_task, saved_task = model.get("class_path"), hparams.get("_class_path")
+    if configured_task and saved_task and configured_task != saved_task:
+        raise CheckpointMismatchError(f"--ckpt_path {path} was written by {saved_task.rsplit('.', 1)[-1]} but the configuration "
+                                      f"runs {configured_task.rsplit('.', 1)[-1]}: give a checkpoint of this task or the config it was trained with")  # fmt: skip
+    configured, saved = (model.get("init_args") or {}).get("backbone"), hparams.get("backbone")
+    if configured is None or saved is None:
+        return
+    mismatch = backbone_mismatch(resolve_backbone(_plain(saved)), resolve_backbone(_plain(configured)), owner="the configuration")
+    if mismatch:
+        raise CheckpointMismatchError(f"--ckpt_path {path} {mismatch}: set --model.init_args.backbone to the checkpoint's, "
+                                      "or give a checkpoint of this backbone")  # fmt: skip
+
+
+class CheckpointMismatchError(ValueError):
+    """A `--ckpt_path` checkpoint that does not fit the configured task or backbone."""
+
+
+def _plain(value):
+    """A jsonargparse Namespace (a backbone given as class_path/init_args) as the dict `resolve_backbone` reads."""
+    return value.as_dict() if isinstance(value, Namespace) else value
+
+
 class SaveConfigToRun(SaveConfigCallback):
     """Writes the resolved config to the run directory and logs it to the experiment logger."""
 
@@ -141,6 +226,7 @@ class HummussCLI(LightningCLI):
 
     def __init__(self, args: list[str] | None = None, run: bool = True) -> None:
         self.summary: list[str] = []
+        self.run_dir: Path | None = None  # settled right after parsing (`_parse_ckpt_path`) or before instantiation
         self._wandb_run_before = _active_wandb_run()  # a run someone else started: not ours to finish
         inherited = RUN_DIR_ENV in os.environ
         try:
@@ -163,20 +249,43 @@ class HummussCLI(LightningCLI):
         parser.add_argument("--experiment", type=str, default="default", help="run family: checkpoints/<experiment>/<version>/")
         parser.add_argument("--version", type=str | None, default=None, help="run name; default: a new version_N (the newest with --ckpt_path last)")
 
-    def before_instantiate_classes(self) -> None:
-        config = self.config[self.subcommand] if self.subcommand else self.config
+    def _parse_ckpt_path(self) -> None:
+        """LightningCLI's step right after parsing, where it replaces the model's configuration with the
+        `--ckpt_path` checkpoint's hyper-parameters. First the run directory is settled (`--ckpt_path last`
+        becomes a file), then the checkpoint is read (one line for a truncated one) and refused when its task
+        or backbone is not the configured one; only then does LightningCLI take its hyper-parameters."""
+        subcommand = self.config.get("subcommand")
+        if not subcommand:
+            return
+        config = self.config[subcommand]
+        self._settle_run_dir(config, subcommand)
+        if config.get("ckpt_path"):
+            path = Path(config.ckpt_path)
+            if not path.is_file():
+                raise FileNotFoundError(f"--ckpt_path {path}: no such file (give a .ckpt written by `hummuss fit`, or `last`)")
+            check_checkpoint_fits(config.model, read_checkpoint(path), path)
+        super()._parse_ckpt_path()
+
+    def _settle_run_dir(self, config: Namespace, subcommand: str | None) -> None:
+        """Chooses this launch's run directory and turns `--ckpt_path last` into the file it means."""
         last = config.get("ckpt_path") == "last"
         latest = run_dir(config.experiment, config.version, resume_last=True) if last else None  # raises when none
-        self.run_dir = shared_run_dir(config.experiment, config.version, resume_last=last and self.subcommand == "fit")
+        self.run_dir = shared_run_dir(config.experiment, config.version, resume_last=last and subcommand == "fit")
         if latest is not None:
             # A file, not Lightning's "last": that searches only this run's checkpoint directory and, finding
             # nothing there, warns and trains from scratch. fit resumes in place; the others evaluate it.
-            config.ckpt_path = str((self.run_dir if self.subcommand == "fit" else latest) / LAST)
+            config.ckpt_path = str((self.run_dir if subcommand == "fit" else latest) / LAST)
+
+    def before_instantiate_classes(self) -> None:
+        config = self.config[self.subcommand] if self.subcommand else self.config
+        if self.run_dir is None:  # without a subcommand (run=False) nothing settled it after parsing
+            self._settle_run_dir(config, self.subcommand)
         if not any(self.run_dir.glob("*.ckpt")):
             # The config file and the W&B run land in the run directory before ModelCheckpoint looks at
             # it; with no checkpoint there, its "exists and is not empty" warning would be noise.
             warnings.filterwarnings("ignore", re.escape("Checkpoint directory ") + ".*" + re.escape(f"{self.run_dir} exists and is not empty"))
         trainer = config.trainer
+        take_fabric_launch(trainer)
         if trainer.get("default_root_dir") in (None, os.getcwd()):
             trainer.default_root_dir = str(self.run_dir)
         callbacks = trainer.get("callbacks") or []
@@ -189,8 +298,12 @@ class HummussCLI(LightningCLI):
             callbacks = trainer.callbacks = [plain if _is_progress_bar(c, live=True) else c for c in callbacks]
         checkpoints = [c for c in callbacks if str(c.get("class_path", "")).endswith("ModelCheckpoint")]
         for callback in checkpoints:
+            if callback.class_path == LIGHTNING_CHECKPOINT:
+                callback.class_path = VERIFIED_CHECKPOINT  # the same arguments; every file it writes is read back
             if callback.init_args.get("dirpath") is None:
                 callback.init_args.dirpath = str(self.run_dir)
+        if self.subcommand == "fit":
+            callbacks = trainer.callbacks = [*callbacks, *self._run_record_callbacks()]
         if self.subcommand != "fit" and not checkpoints:
             trainer.enable_checkpointing = False  # validate / test / predict write no checkpoints, so the
             # checkpoint callback's saved state has nothing to go to (Lightning would warn about that)
@@ -210,13 +323,20 @@ class HummussCLI(LightningCLI):
                 args.name = args.get("name") or f"{config.experiment}/{self.run_dir.name}"
                 args.group = args.get("group") or config.experiment
 
+    def _run_record_callbacks(self) -> list[Namespace]:
+        """What every fit gets: a resumable last.ckpt on SIGTERM, the global random state in its checkpoints."""
+        return [
+            Namespace(class_path="hummuss_pl.callbacks.StopOnSigterm", init_args=Namespace(path=str(self.run_dir / LAST))),
+            Namespace(class_path="hummuss_pl.callbacks.GlobalRandomState", init_args=Namespace()),
+        ]
+
     def _checkpoint_config(self, config) -> Namespace:
         """last.ckpt plus the best checkpoint by the task's `monitor` (metric, mode)."""
         task_cls = import_object(config.model.class_path) if config.get("model") else BackboneTask
         metric, mode = getattr(task_cls, "monitor", BackboneTask.monitor)
         short = metric.split("/")[-1]
         return Namespace(
-            class_path="lightning.pytorch.callbacks.ModelCheckpoint",
+            class_path=VERIFIED_CHECKPOINT,
             init_args=Namespace(
                 dirpath=str(self.run_dir),
                 filename=f"best-epoch{{epoch:03d}}-{short}{{{metric}:.3f}}",
@@ -249,6 +369,8 @@ class HummussCLI(LightningCLI):
         ckpt = self.trainer.checkpoint_callback
         if ckpt is not None and ckpt.best_model_path:
             score = f" ({ckpt.monitor} = {float(ckpt.best_model_score):.3f})" if ckpt.best_model_score is not None else ""
+            if ckpt.dirpath and Path(ckpt.best_model_path).parent.resolve() != Path(ckpt.dirpath).resolve():
+                score += "  (written by the run this one resumed from; none was better here)"  # ModelCheckpoint keeps it
             lines.append(f"  best checkpoint: {ckpt.best_model_path}{score}")
         if ckpt is not None and ckpt.last_model_path:
             lines.append(f"  last checkpoint: {ckpt.last_model_path}  (resume: add --ckpt_path last)")

@@ -40,7 +40,7 @@ from hummuss_pl import keypoints as detector_files
 from hummuss_pl import render
 from hummuss_pl.batch import normalize_screen
 from hummuss_pl.metrics import root_relative
-from hummuss_pl.models import supports_rate
+from hummuss_pl.models import CheckpointFileError, read_checkpoint, supports_rate
 from hummuss_pl.models.inputs import MAX_COORDINATE
 from hummuss_pl.tasks import BackboneTask, Pose3DTask, PretrainTask
 
@@ -55,7 +55,13 @@ def load_task(path: Path, task: str | None, device: str) -> BackboneTask:
     """The lifting task of checkpoint `path`, causal, in eval mode on `device`."""
     if not path.is_file():
         raise fail(f"checkpoint not found: {path}")
-    class_path = torch.load(path, map_location="cpu", weights_only=False).get("hyper_parameters", {}).get("_class_path")
+    try:
+        checkpoint = read_checkpoint(path, weights_only=False)
+    except CheckpointFileError as err:
+        raise fail(str(err)) from None
+    if not isinstance(checkpoint, dict):
+        raise fail(f"{path}: not a Lightning checkpoint (a {type(checkpoint).__name__}, not a dict)")
+    class_path = checkpoint.get("hyper_parameters", {}).get("_class_path")
     by_path = {f"{cls.__module__}.{cls.__name__}": cls for cls in TASKS.values()}
     if task is not None:
         cls = TASKS[task]

@@ -8,7 +8,9 @@ itself (every DataModule here sets `use_distributed_sampler: false` on the Train
   number of optimizer steps (unequal counts would hang DDP); what is cut is counted in `dropped`.
 - evaluation: nothing is dropped or padded: rank r takes batches r, r + W, ... (metrics are sums,
   so results under DDP equal a single process).
-- order depends only on (seed, epoch): resuming a run at epoch k replays the same batches.
+- order depends only on (seed, epoch): resuming a run at epoch k replays the same batches, and
+  `set_position(epoch, start)` starts an iteration at batch `start` of that epoch (a run resumed
+  from a checkpoint written mid-epoch skips the batches it has trained already).
 
 Randomness (issue 4: "seeded workers, no global seeding"). Every random draw of the data pipeline
 is seeded from the DataModule's seed and where it happens, through one function, `derived_seed`
@@ -139,13 +141,20 @@ class SourceBatchSampler(Sampler[list]):
         self.sizes, self.weights = list(sizes), weights
         self.batch_sizes, self.shuffle, self.drop_last = batch_sizes, shuffle, drop_last
         self.seed, self.rank, self.world_size, self.keyed = seed, rank, world_size, keyed
-        self.epoch = 0
+        self.epoch, self.start = 0, 0
         self.offsets = [sum(self.sizes[:i]) for i in range(len(self.sizes))]
 
     def set_epoch(self, epoch: int) -> None:
-        """Called by Lightning before every epoch (through `sampler`); the order is a function of
-        (seed, epoch)."""
-        self.epoch = epoch
+        """Called by Lightning before every epoch (through `sampler`): the next iteration yields the
+        batches of `epoch`, from its first; the order is a function of (seed, epoch)."""
+        self.set_position(epoch, 0)
+
+    def set_position(self, epoch: int, start: int) -> None:
+        """The next iteration yields the batches of `epoch` from this rank's batch `start` on. The
+        length stays the whole epoch's, as Lightning counts a resumed epoch's batches from its start."""
+        if epoch < 0 or start < 0:
+            raise ValueError(f"epoch and start batch must be >= 0; got epoch {epoch}, start {start}")
+        self.epoch, self.start = epoch, start
 
     @property
     def sampler(self) -> "SourceBatchSampler":
@@ -193,7 +202,7 @@ class SourceBatchSampler(Sampler[list]):
 
     def __iter__(self) -> Iterator[list]:
         batches, _ = self._all_batches()
-        mine = batches[self.rank :: self.world_size]
+        mine = batches[self.rank :: self.world_size][self.start :]
         if self.keyed:
             return iter([[ItemKey(i, self.epoch, r) for i, r in batch] for batch in mine])
         return iter([[i for i, _ in batch] for batch in mine])

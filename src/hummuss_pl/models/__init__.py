@@ -6,6 +6,8 @@ from .backbones import (
     BackboneConfig,
     PretrainedWeightsError,
     backbone_as_dict,
+    backbone_mismatch,
+    backbone_name,
     build_backbone,
     load_backbone_weights,
     resolve_backbone,
@@ -31,13 +33,14 @@ from .motionbert import (
 )
 from .ssm import DSSM, param_groups
 from .streaming import Streamer
-from .weights import load_strict
+from .weights import CheckpointFileError, load_strict, read_checkpoint
 
 __all__ = [
     "Aggregate",
     "BACKBONE_PRESETS",
     "BackboneConfig",
     "BiGDSSM",
+    "CheckpointFileError",
     "DSSM",
     "FramewiseConfig",
     "FramewiseMLP",
@@ -55,12 +58,15 @@ __all__ = [
     "Streamer",
     "UniGDSSM",
     "backbone_as_dict",
+    "backbone_mismatch",
+    "backbone_name",
     "build_backbone",
     "export_motionbert_checkpoint",
     "load_backbone_weights",
     "load_motionbert_checkpoint",
     "load_strict",
     "param_groups",
+    "read_checkpoint",
     "resolve_backbone",
     "supports_rate",
 ]

@@ -10,13 +10,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
-import torch
 from torch import nn
 
 from .framewise import FramewiseConfig, FramewiseMLP
 from .hummuss import HumMUSS, HumMUSSConfig
 from .motionbert import MotionBERT, MotionBERTConfig, load_motionbert_checkpoint
-from .weights import load_strict
+from .weights import load_strict, read_checkpoint
 
 BackboneConfig = HumMUSSConfig | MotionBERTConfig | FramewiseConfig
 
@@ -25,6 +24,8 @@ __all__ = [
     "BackboneConfig",
     "PretrainedWeightsError",
     "backbone_as_dict",
+    "backbone_mismatch",
+    "backbone_name",
     "build_backbone",
     "load_backbone_weights",
     "resolve_backbone",
@@ -106,6 +107,28 @@ def build_backbone(cfg: BackboneConfig) -> nn.Module:
     return _kind(cfg).model(cfg)
 
 
+def backbone_name(cfg: BackboneConfig) -> str:
+    """The preset name of `cfg` when it is one, else its class with "custom"."""
+    names = [name for name, preset in BACKBONE_PRESETS.items() if preset == cfg]
+    return names[0] if names else f"custom {type(cfg).__name__}"
+
+
+_SHAPE_FREE = {"dt_min", "dt_max", "ssm_lr"}  # initialisation and optimiser settings: weights fit either way
+
+
+def backbone_mismatch(saved: BackboneConfig, own: BackboneConfig, owner: str = "the task") -> str | None:
+    """Why weights of backbone `saved` (a checkpoint's) do not fit backbone `own` (what `owner` builds), as a
+    phrase naming both; None when they fit (at most initialisation or optimiser fields differ)."""
+    detail = ""
+    if type(saved) is type(own):
+        diff = {f.name: (getattr(saved, f.name), getattr(own, f.name)) for f in fields(own) if getattr(saved, f.name) != getattr(own, f.name)}
+        if not set(diff) - _SHAPE_FREE:
+            return None
+        if backbone_name(saved).startswith("custom") or backbone_name(own).startswith("custom"):
+            detail = f" (field: checkpoint vs {owner.split()[-1]}: {diff})"
+    return f"holds a {backbone_name(saved)} backbone but {owner} builds a {backbone_name(own)}{detail}"
+
+
 class PretrainedWeightsError(ValueError):
     """A pretrained file does not fit the configured backbone."""
 
@@ -119,19 +142,15 @@ def load_backbone_weights(backbone: nn.Module, path: str | Path) -> str:
     if isinstance(backbone, MotionBERT) and path.suffix != ".ckpt":
         load_motionbert_checkpoint(backbone, path)
         return f"official MotionBERT weights from {path}"
-    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    ckpt = read_checkpoint(path)  # CheckpointFileError: truncated or not a checkpoint
     if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
         raise PretrainedWeightsError(f"{path} is not a Lightning checkpoint (no 'state_dict'); official MotionBERT files only fit a MotionBERT backbone")
     saved_cfg = ckpt.get("hyper_parameters", {}).get("backbone")
-    saved_cfg = resolve_backbone(saved_cfg) if saved_cfg is not None else None
     own_cfg = getattr(backbone, "cfg", None)
-    if saved_cfg is not None and own_cfg is not None and saved_cfg != own_cfg:
-        if type(saved_cfg) is not type(own_cfg):
-            raise PretrainedWeightsError(f"{path} holds a {type(saved_cfg).__name__} backbone but the task builds a {type(own_cfg).__name__}")
-        diff = {f.name: (getattr(saved_cfg, f.name), getattr(own_cfg, f.name)) for f in fields(own_cfg) if getattr(saved_cfg, f.name) != getattr(own_cfg, f.name)}
-        shape_free = {"dt_min", "dt_max", "ssm_lr"}  # initialisation / optimiser only
-        if set(diff) - shape_free:
-            raise PretrainedWeightsError(f"{path}: backbone config differs from the task's (field: checkpoint vs task): {diff}")
+    if saved_cfg is not None and own_cfg is not None:
+        mismatch = backbone_mismatch(resolve_backbone(saved_cfg), own_cfg)
+        if mismatch:
+            raise PretrainedWeightsError(f"{path} {mismatch}")
     state = {k[len("backbone.") :]: v for k, v in ckpt["state_dict"].items() if k.startswith("backbone.")}
     if not state:
         raise PretrainedWeightsError(f"{path} has no 'backbone.*' weights")

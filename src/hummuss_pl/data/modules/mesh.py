@@ -194,14 +194,15 @@ class MeshDataModule(_SourceDataModule):
 
     # ------------------------------------------------------------------------------------ loaders
     def train_dataloader(self) -> DataLoader:
-        epoch = self.trainer.current_epoch if self.trainer is not None else 0
-        with_h36m = self.use_h36m and (self.h36m_epochs is None or epoch < self.h36m_epochs)
+        position = self._training_position()  # a resumed run's epoch, before the trainer's counter says it
+        with_h36m = self.use_h36m and (self.h36m_epochs is None or position.epoch < self.h36m_epochs)
         if with_h36m not in self._loaders:
             names = [n for n in self.sources if n != "h36m" or with_h36m]
-            rank_zero_info(f"MeshDataModule: epoch {epoch} trains on {names}")
+            rank_zero_info(f"MeshDataModule: epoch {position.epoch} trains on {names}")
             datasets = [self.train_sets[n] for n in names]
-            self._loaders = {with_h36m: self._loader(datasets, None, train=True, batch_sizes=[self._batch_size_of(n) for n in names])}
-        return self._loaders[with_h36m]
+            batch_sizes = [self._batch_size_of(n) for n in names]
+            self._loaders = {with_h36m: self._loader(datasets, None, train=True, batch_sizes=batch_sizes, position=position)}
+        return self._start_at(self._loaders[with_h36m], position)
 
     def val_dataloader(self) -> DataLoader:
         return self._loader([self.test_set], None, train=False, batch_sizes=[self.eval_batch_size])

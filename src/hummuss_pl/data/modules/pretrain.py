@@ -121,16 +121,17 @@ class PretrainDataModule(_SourceDataModule):
         return max(i for i, p in enumerate(self.phases) if p.start_epoch <= epoch)
 
     def train_dataloader(self) -> DataLoader:
-        epoch = self.trainer.current_epoch if self.trainer is not None else 0
-        index = self.phase_at(epoch)
+        position = self._training_position()  # a resumed run's epoch, before the trainer's counter says it
+        index = self.phase_at(position.epoch)
         if index != self.phase_index:
             phase = self.phases[index]
-            rank_zero_info(f"Curriculum: epoch {epoch} is in phase {index + 1}/{len(self.phases)} (from epoch {phase.start_epoch}): sources {list(phase.sources)}")
+            rank_zero_info(f"Curriculum: epoch {position.epoch} is in phase {index + 1}/{len(self.phases)} (from epoch {phase.start_epoch}): sources {list(phase.sources)}")
             self.phase_index = index
         if index not in self._loaders:
             active = [s for s in self.sources if s.key in self.phases[index].sources]
-            self._loaders = {index: self._loader([self._train[s.key] for s in active], [s.weight for s in active], train=True)}
-        return self._loaders[index]
+            datasets, weights = [self._train[s.key] for s in active], [s.weight for s in active]
+            self._loaders = {index: self._loader(datasets, weights, train=True, position=position)}
+        return self._start_at(self._loaders[index], position)
 
     def val_dataloader(self) -> DataLoader | list:
         return self._loader(self._val, None, train=False) if self._val else []

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 import torch
 from torch import Tensor
 
-from ..weights import load_strict
+from ..weights import load_strict, read_checkpoint
 from .model import MotionBERT
 
 
@@ -38,10 +38,10 @@ def _numpy_safe_globals() -> list:
 
 def _read_checkpoint_file(path: str | os.PathLike, weights_only: bool) -> object:
     if not weights_only:
-        return torch.load(path, map_location="cpu", weights_only=False)
+        return read_checkpoint(path, weights_only=False)
     try:
         with torch.serialization.safe_globals(_numpy_safe_globals()):
-            return torch.load(path, map_location="cpu", weights_only=True)
+            return read_checkpoint(path, weights_only=True)  # CheckpointFileError: truncated or not a checkpoint
     except pickle.UnpicklingError as err:
         raise MotionBERTCheckpointError(
             f"{os.fspath(path)} holds Python objects other than tensors, numbers and containers, so it was not unpickled "
