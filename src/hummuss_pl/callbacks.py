@@ -21,6 +21,7 @@ from lightning.pytorch.callbacks import (
     ProgressBar,
 )
 
+from hummuss_pl.data.common import DataFormatError, MissingDataError
 from hummuss_pl.models import CheckpointFileError, read_checkpoint
 
 __all__ = [
@@ -39,12 +40,20 @@ __all__ = [
 
 
 class RunContext(Callback):
-    """Adds to an error that stops a run where in the run it happened ("during training, epoch 2,
-    step 57"), so that a data error read lazily mid-epoch names the step as well as the file."""
+    """Adds to a data error that stops a run where in the run it happened ("during train, epoch 2,
+    step 57"): files read lazily (the clip store) fail mid-epoch, and the step says how far it got."""
 
     def on_exception(self, trainer: Trainer, pl_module: LightningModule, exception: BaseException) -> None:
-        stage = trainer.state.stage.value if trainer.state.stage is not None else "the run"
-        exception.add_note(f"(during {stage}, epoch {trainer.current_epoch}, step {trainer.global_step})")
+        chain, seen = [], set()
+        error: BaseException | None = exception
+        while error is not None and id(error) not in seen:
+            seen.add(id(error))
+            chain.append(error)
+            error = error.__cause__ or error.__context__
+        # a data error, or one re-raised from a DataLoader worker (its text names the worker's error type)
+        if any(isinstance(e, (DataFormatError, MissingDataError)) or "DataFormatError" in str(e) for e in chain):
+            stage = trainer.state.stage.value if trainer.state.stage is not None else "the run"
+            exception.add_note(f"(during {stage}, epoch {trainer.current_epoch}, step {trainer.global_step})")
 
 
 class PlainProgress(ProgressBar):
@@ -143,11 +152,20 @@ class MetricsFile(Callback):
             return
         self.rows.append({"epoch": trainer.current_epoch, "step": trainer.global_step,
                           "seconds": round(time.monotonic() - self._start, 3)} | self._numbers(trainer))  # fmt: skip
-        self._write(trainer, pl_module)
+
+    def on_train_epoch_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        # Written here, after the previous epoch's checkpoints (Lightning runs checkpoint callbacks last):
+        # a run directory that cannot be written stops the run with the checkpoint's own error first.
+        if self.rows:
+            self._write(trainer, pl_module)
 
     def teardown(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
-        if not trainer.sanity_checking:
+        if trainer.sanity_checking:
+            return
+        try:
             self._write(trainer, pl_module)
+        except OSError as err:  # the run is ending (maybe on that very error): say so, do not hide the first one
+            print(f"warning: the run's metrics could not be written to {self.output_dir}: {err}", file=sys.stderr)
 
     def _write(self, trainer: Trainer, pl_module: LightningModule) -> None:
         if not trainer.is_global_zero:

@@ -199,7 +199,7 @@ def group_runs(runs: Sequence[Run]) -> dict[str, list[Run]]:
     it from the others (e.g. `model.init_args.backbone=hummuss-causal`)."""
     flat = [_flatten(r.config) for r in runs]
     ignored = {k for k in set().union(*flat) if k.startswith(SEED_KEYS) or ".logger." in k or "dirpath" in k
-               or k.endswith(("default_root_dir", ".save_dir", ".name", ".group"))}  # fmt: skip
+               or k.endswith(("default_root_dir", ".save_dir", ".name", ".group", ".path", "output_dir"))}  # fmt: skip
     keys = sorted({k for f in flat for k in f if k not in ignored and len({json.dumps(g.get(k), default=str) for g in flat}) > 1})
     groups: dict[str, list[Run]] = {}
     for run, f in zip(runs, flat, strict=True):
