@@ -144,7 +144,8 @@ def busy_core(enabled: bool = True) -> Iterator[None]:
 class WorkerError(RuntimeError):
     """A benchmark worker that did not hand back a result. `kind`: "exit" (non-zero exit status,
     e.g. an uncaught exception), "signal" (killed, e.g. by the OS's out-of-memory killer),
-    "timeout" (ran past its time limit, killed here); `reason` is one line for a report, `stderr` the worker's last words."""
+    "timeout" (ran past its time limit, killed here); `reason` is one line for a report,
+    `stderr` the worker's last words."""
 
     def __init__(self, spec: dict, kind: str, reason: str, stderr: str) -> None:
         self.spec, self.kind, self.reason, self.stderr = spec, kind, reason, stderr
