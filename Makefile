@@ -24,13 +24,13 @@ FINETUNES := pose3d_3dhp pose3d_3dhp_scratch mesh_3dpw mesh_3dpw_hybrik action_n
 
 EXPERIMENTS := accuracy frame-rate context speed ablations
 
-.PHONY: help install pretrain finetune $(addprefix finetune-,$(FINETUNES)) test test-fast bench bench-streaming report $(addprefix exp-,$(EXPERIMENTS)) clean
+.PHONY: help install pretrain finetune $(addprefix finetune-,$(FINETUNES)) test test-fast bench bench-streaming bench-training report $(addprefix exp-,$(EXPERIMENTS)) clean
 
 help:
 	@echo "make pretrain [DATA_ROOT=/data MODEL=hummuss_causal|hummuss_bidirectional|motionbert_causal|motionbert_bidirectional] [CONFIG=...] [DEVICES=4] [ARGS=...]"
 	@echo "make finetune TASK=<recipe> DATA_ROOT=/data [PRETRAINED=ckpt]   (or make finetune-<recipe> ...); recipes: $(FINETUNES)"
 	@echo "make report [DATA_ROOT=/data]   (or one experiment: make exp-<name>; names: $(EXPERIMENTS))"
-	@echo "make test | test-fast | bench-streaming | install | clean"
+	@echo "make test | test-fast | bench | bench-streaming | bench-training | install | clean"
 
 # --- training ------------------------------------------------------------------------------
 # No DATA_ROOT: the quickstart (synthetic corpus, both curriculum phases, a few minutes on a CPU).
@@ -76,7 +76,11 @@ test-fast: $(STAMP)
 bench-streaming: $(STAMP)
 	$(PY) -m hummuss_pl.bench.streaming $(ARGS)
 
-bench: bench-streaming
+# Training speed/memory, HumMUSS vs MotionBERT-Lite side by side (writes results/training/).
+bench-training: $(STAMP)
+	$(PY) -m hummuss_pl.bench.training --compare $(ARGS)
+
+bench: bench-streaming bench-training
 
 # --- the report ----------------------------------------------------------------------------
 # Every comparison of the paper, written to experiments/results/REPORT.md (JSON and PNGs beside it):

@@ -36,17 +36,21 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import resource
-import subprocess
-import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
 from hummuss_pl.models import HumMUSS, HumMUSSConfig, MotionBERT, MotionBERTConfig
+
+from . import common
+from .common import (
+    memory_baseline,
+    peak_memory_bytes,
+    seconds,
+    sync,
+    time_within_budget,
+)
 
 METHODS = ("hummuss-step", "hummuss-window", "motionbert-window", "motionbert-kv")
 HUMMUSS_METHODS = METHODS[:2]
@@ -62,44 +66,10 @@ def model_configs(preset: str) -> tuple[HumMUSSConfig, MotionBERTConfig]:
     raise ValueError(f"preset must be one of {PRESETS}; got {preset!r}")
 
 
-def _rss_bytes() -> int:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-
-
 def _build(method: str, preset: str, device: torch.device) -> HumMUSS | MotionBERT:
     hummuss_cfg, motionbert_cfg = model_configs(preset)
     model = HumMUSS(hummuss_cfg) if method.startswith("hummuss") else MotionBERT(motionbert_cfg)
     return model.to(device).eval()
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def _memory_method(device: torch.device) -> str:
-    if device.type == "cuda":
-        return "cuda: torch.cuda.max_memory_allocated (weights included)"
-    return "cpu: peak RSS (ru_maxrss) minus RSS before the model was built"
-
-
-def _seconds(call: Callable[[], object], device: torch.device) -> float:
-    """Wall-clock seconds of one call, the device synchronised on both sides."""
-    _sync(device)
-    t0 = time.perf_counter()
-    call()
-    _sync(device)
-    return time.perf_counter() - t0
-
-
-def _time_within_budget(call: Callable[[int], object], repeats: int, budget_s: float, device: torch.device) -> list[float]:
-    """Times call(0), call(1), … : `repeats` calls, fewer once `budget_s` seconds are spent (at least one)."""
-    times: list[float] = []
-    while len(times) < repeats and (not times or sum(times) < budget_s):
-        k = len(times)
-        times.append(_seconds(lambda: call(k), device))
-    return times
 
 
 def measure(
@@ -110,9 +80,7 @@ def measure(
         raise ValueError(f"method must be one of {METHODS}; got {method!r}")
     dev = torch.device(device)
     torch.manual_seed(0)
-    baseline = _rss_bytes()
-    if dev.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(dev)
+    baseline = memory_baseline(dev)
     model = _build(method, preset, dev)
     with torch.inference_mode():
         if method == "hummuss-window":
@@ -120,7 +88,7 @@ def measure(
             # c frames in convolution mode and keep the last output.
             joints = torch.randn(batch, context, 17, 3, device=dev)  # (B, c, J, 3)
             model(joints[:, -min(context, 9) :])  # warm-up on a short window
-            times = _time_within_budget(lambda _: model(joints)[:, -1], repeats, budget_s, dev)  # keep frame c: (B, J, 3)
+            times = time_within_budget(lambda _: model(joints)[:, -1], repeats, budget_s, dev)  # keep frame c: (B, J, 3)
         elif method == "motionbert-window":
             # The window streamer on the last W = min(c, maxlen) frames. Its state is only the frame
             # buffer, so `prefill` gives it the c − 1 frames of history that c − 1 pushes would
@@ -132,7 +100,7 @@ def measure(
             streamer.push(joints[:, 0])  # warm-up (a one-frame window) and frame 0 of the history
             if history > 1:
                 streamer.prefill(joints[:, 1:history])
-            times = _time_within_budget(lambda k: streamer.push(joints[:, history + k]), repeats, budget_s, dev)
+            times = time_within_budget(lambda k: streamer.push(joints[:, history + k]), repeats, budget_s, dev)
         else:  # hummuss-step, motionbert-kv: every frame of the context is pushed
             if method == "motionbert-kv":
                 streamer = model.streamer(batch, mode="kv", max_frames=context)  # cache sized to the context
@@ -142,19 +110,15 @@ def measure(
             untimed = max(context - repeats, 1)
             for t in range(untimed):
                 streamer.push(joints[:, t])
-            times = [_seconds(lambda: streamer.push(joints[:, t]), dev) for t in range(untimed, context)]
-    if dev.type == "cuda":
-        peak = torch.cuda.max_memory_allocated(dev)
-    else:
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - baseline
-    times = sorted(times)
+            times = [seconds(lambda t=t: streamer.push(joints[:, t]), dev) for t in range(untimed, context)]
+    peak = peak_memory_bytes(dev, baseline)
     return {
         "method": method,
         "batch": batch,
         "context": context,
         "device": str(dev),
         "timed_frames": len(times),
-        "latency_ms": 1e3 * times[len(times) // 2],  # median
+        "latency_ms": 1e3 * common.median(times),
         "peak_mib": peak / 2**20,
     }
 
@@ -172,11 +136,11 @@ def step_flops_and_matmul_rate(device: str, preset: str = "paper") -> dict:
     n = 2048
     a, b = torch.randn(n, n, device=dev), torch.randn(n, n, device=dev)
     a @ b  # warm-up
-    _sync(dev)
+    sync(dev)
     calls, t0 = 0, time.perf_counter()
     while calls < 10 and (calls < 2 or time.perf_counter() - t0 < 1.0):  # ≤ 10 products, about a second at most
         a @ b
-        _sync(dev)
+        sync(dev)
         calls += 1
     rate = calls * 2 * n**3 / (time.perf_counter() - t0)
     return {"step_flops": counter.get_total_flops(), "matmul_flops_per_s": rate}
@@ -189,11 +153,8 @@ def _worker(args: argparse.Namespace) -> None:
 
 
 def _run_isolated(spec: dict) -> dict:
-    cmd = [sys.executable, "-m", "hummuss_pl.bench.streaming", "--worker", json.dumps(spec)]
-    done = subprocess.run(cmd, capture_output=True, text=True)
-    if done.returncode:
-        raise RuntimeError(f"benchmark worker failed for {spec}:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    """One configuration in a fresh process (common.WorkerError, a RuntimeError, if it fails)."""
+    return common.run_isolated("hummuss_pl.bench.streaming", spec)
 
 
 def _contexts_for(method: str, contexts: list[int], maxlen: int) -> list[int]:
@@ -224,11 +185,7 @@ def ratios(rows: list[dict]) -> list[dict]:
 def _plot(rows: list[dict], path: Path, maxlen: int) -> None:
     """Latency and memory vs context per batch (log axes), MotionBERT's maxlen marked: the KV
     cache stops there and the window streamer's cost levels off."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = common.pyplot()
     batches = sorted({r["batch"] for r in rows})
     contexts = [r["context"] for r in rows]
     mark_maxlen = min(contexts) <= maxlen <= max(contexts)  # only inside the measured range
@@ -246,35 +203,25 @@ def _plot(rows: list[dict], path: Path, maxlen: int) -> None:
         axes[0][col].set_ylabel("ms / frame")
         axes[1][col].set_ylabel("MiB")
         for ax in (axes[0][col], axes[1][col]):
-            ax.set_xscale("log")
-            ax.set_yscale("log")
-            ax.set_xlabel("context (frames)")
             if mark_maxlen:
                 ax.axvline(maxlen, color="gray", linestyle=":", label=f"MotionBERT maxlen ({maxlen})")
-            ax.grid(True, which="both", alpha=0.3)
-            ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+            common.log_axes(ax, "context (frames)")
+    common.save_figure(fig, path)
 
 
 def _table(rows: list[dict], ratio_rows: list[dict], info: dict) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
     index = {(r["method"], r["batch"], r["context"]): r for r in rows}
     ratio_index = {(r["method"], r["batch"], r["context"]): r for r in ratio_rows}
     present = [m for m in METHODS if any(r["method"] == m for r in rows)]
     others = [m for m in present if m != "hummuss-step"]
-    console = Console(width=max(120, 16 + 26 * (len(present) + len(others))))  # room for "motionbert-window ÷ step"
+    console = common.console(max(120, 16 + 26 * (len(present) + len(others))))  # room for "motionbert-window ÷ step"
     columns = (
         ("latency_ms", "latency", "latency per frame (median), ms"),
         ("peak_mib", "memory", f"peak memory, MiB ({info['memory']})"),
     )
     for key, ratio_key, title in columns:
-        table = Table(title=f"Sequential inference on {info['device']}: {title}; ratio = other ÷ hummuss-step")
-        for col in ("batch", "context", *present, *(f"{m} ÷ step" for m in others)):
-            table.add_column(col, justify="right")
+        columns = ("batch", "context", *present, *(f"{m} ÷ step" for m in others))
+        table = common.table(f"Sequential inference on {info['device']}: {title}; ratio = other ÷ hummuss-step", columns)
         for batch in sorted({r["batch"] for r in rows}):
             for context in sorted({r["context"] for r in rows}):
                 values = [index.get((m, batch, context)) for m in present]
@@ -324,10 +271,10 @@ def main(argv: list[str] | None = None) -> None:
     for batch in args.batch:
         for method in methods:
             for context in _contexts_for(method, args.contexts, motionbert_cfg.maxlen):
-                spec = dict(
-                    method=method, batch=batch, context=context, repeats=args.repeats,
-                    device=args.device, budget_s=args.budget_s, preset=args.preset,
-                )  # fmt: skip
+                spec = {
+                    "method": method, "batch": batch, "context": context, "repeats": args.repeats,
+                    "device": args.device, "budget_s": args.budget_s, "preset": args.preset,
+                }  # fmt: skip
                 row = _run_isolated(spec)
                 print(f"{method:18s} batch {batch:3d} context {context:5d}: {row['latency_ms']:9.2f} ms/frame  {row['peak_mib']:8.1f} MiB", flush=True)
                 rows.append(row)
@@ -337,12 +284,9 @@ def main(argv: list[str] | None = None) -> None:
         "threads": torch.get_num_threads(),
         "preset": args.preset,
         "models": {"hummuss": hummuss_cfg.as_dict(), "motionbert": motionbert_cfg.as_dict()},
-        "memory": _memory_method(torch.device(args.device)),
+        "memory": common.memory_method(torch.device(args.device)),
+        **common.machine_info(args.device),
     }
-    if args.device == "cpu":
-        info["cpu"] = _cpu_name()
-    elif torch.cuda.is_available():
-        info["gpu"] = torch.cuda.get_device_name()
     info.update(step_flops_and_matmul_rate(args.device, args.preset))  # no memory is measured here: no subprocess needed
     ratio_rows = ratios(rows)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -350,16 +294,6 @@ def main(argv: list[str] | None = None) -> None:
     _plot(rows, args.out / "streaming.png", motionbert_cfg.maxlen)
     _table(rows, ratio_rows, info)
     print(f"wrote {args.out / 'streaming.json'} and {args.out / 'streaming.png'}")
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown CPU"
 
 
 if __name__ == "__main__":
