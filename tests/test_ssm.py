@@ -151,6 +151,27 @@ def test_both_convolution_paths_equal_direct_convolution(length):
     assert torch.allclose(toeplitz_conv(u, toeplitz(k)).double(), ref, atol=1e-4)
 
 
+@pytest.mark.parametrize("length", [17, 100], ids=["toeplitz", "fft"])
+@pytest.mark.parametrize("rate", [1.0, torch.tensor([0.5, 2.0, 1.0])], ids=["float", "per-sample"])
+def test_reverse_channels_equal_the_flipped_causal_layer(length, rate):
+    """reverse=r: the last r channels give exactly flip(causal DSSM(flip(u))) (the bidirectional
+    block's backward direction without the flips); the first channels are untouched."""
+    assert (length <= TOEPLITZ_MAX_LEN) == (length == 17)
+    torch.manual_seed(11)
+    both = DSSM(6, 16, reverse=4)
+    causal = DSSM(6, 16)
+    causal.load_state_dict(both.state_dict())
+    u = torch.randn(3, length, 6)
+    with torch.no_grad():
+        got = both(u, rate)
+        forward_part = causal(u, rate)[..., :2]
+        backward_part = causal(u.flip(-2), rate).flip(-2)[..., 2:]
+    assert (got[..., :2] - forward_part).abs().max().item() <= 1e-5
+    assert (got[..., 2:] - backward_part).abs().max().item() <= 1e-5
+    with pytest.raises(RuntimeError, match="backwards in time"):
+        both.step(u[:, 0], both.init_state(3))
+
+
 def test_fft_convolution_does_not_wrap_around():
     """An impulse at the last position must not leak into earlier outputs (n ≥ 2L)."""
     u = torch.zeros(1, 200, 1)
@@ -262,6 +283,8 @@ def test_bad_construction_arguments():
         DSSM(4, 7)
     with pytest.raises(ValueError, match="dt_min"):
         DSSM(4, 8, dt_min=0.1, dt_max=0.01)
+    with pytest.raises(ValueError, match="reverse"):
+        DSSM(4, 8, reverse=5)
 
 
 def test_step_updates_state_in_place_only_without_grad():

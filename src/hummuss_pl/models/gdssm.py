@@ -82,25 +82,25 @@ class BiGDSSM(_GatedBlock):
     Layout: W_id, W_f1, W_b1 act on the same x_N, so they are one projection `w_in` (columns
     [x_id | f | b]) followed by one GELU (flipping commutes with a per-token map). DSSM_f and
     DSSM_b are one `DSSM` with 2·D/k independent channels: [0, D/k) run forward in time, [D/k, 2D/k)
-    on the flipped sequence. Same function and parameter count as separate layers, fewer kernels.
+    backwards (`reverse`: flip, causal DSSM, flip back, computed without the flips). Same function
+    and parameter count as separate layers, fewer kernels and copies.
     """
 
     def __init__(self, dim: int, expand: float, reduce: int, state_size: int, aggregation: AggregationMode = "gate", **ssm_kwargs) -> None:
         super().__init__(dim, expand, reduce, aggregation)
         wide, narrow = self.wide, self.narrow
-        self.split = (wide, narrow, narrow)
+        self.split = (wide, 2 * narrow)
         self.w_in = nn.Linear(dim, wide + 2 * narrow)  # [W_id | W_f1 | W_b1]
-        self.ssm = DSSM(2 * narrow, state_size, **ssm_kwargs)  # [forward | backward] channels
+        self.ssm = DSSM(2 * narrow, state_size, reverse=narrow, **ssm_kwargs)  # [forward | backward] channels
         self.w_f2, self.w_b2 = nn.Linear(narrow, dim), nn.Linear(narrow, dim)
         self.mix_fb = Aggregate(dim, aggregation)
         self.w_cb = nn.Linear(dim, wide)
 
     def forward(self, x: Tensor, rate: Rate = 1.0) -> Tensor:
         """x: (..., L, D) → (..., L, D)."""
-        x_id, f, b = F.gelu(self.w_in(self.norm(x))).split(self.split, dim=-1)
-        s = self.ssm(torch.cat([f, b.flip(-2)], dim=-1), rate)  # (..., L, 2·D/k)
-        s_f, s_b = s.chunk(2, dim=-1)
-        x_cb = F.gelu(self.w_cb(self.mix_fb(self.w_f2(s_f), self.w_b2(s_b.flip(-2)))))
+        x_id, fb = F.gelu(self.w_in(self.norm(x))).split(self.split, dim=-1)
+        s_f, s_b = self.ssm(fb, rate).chunk(2, dim=-1)  # (..., L, D/k) each: forward, backward in time
+        x_cb = F.gelu(self.w_cb(self.mix_fb(self.w_f2(s_f), self.w_b2(s_b))))
         return x + self.w_out(self.mix_out(x_cb, x_id))
 
 

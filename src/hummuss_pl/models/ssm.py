@@ -54,26 +54,37 @@ def _float32_only(device_type: str) -> AbstractContextManager:
     return torch.autocast(device_type=device_type, enabled=False) if torch.is_autocast_enabled(device_type) else nullcontext()
 
 
-def causal_conv(u: Tensor, k: Tensor) -> Tensor:
+def causal_conv(u: Tensor, k: Tensor, reverse: int = 0) -> Tensor:
     """Causal convolution along the sequence axis: y[t] = Σ_{s≤t} k[t-s] · u[s].
 
-    u: (..., L, H) float32; k: (*R, H, L) with R broadcastable to u's leading dims.
-    Uses an FFT of size 2L (a size-L FFT would wrap the tail of the signal around to its start).
+    u: (..., L, H) float32; k: (*R, H, L) with R broadcastable to u's leading dims. The last
+    `reverse` channels are convolved anti-causally instead, y[t] = Σ_{s≥t} k[s-t] · u[s] (the
+    causal convolution of the time-reversed sequence, reversed back), by conjugating their
+    kernel's spectrum. Uses an FFT of size 2L (a size-L FFT would wrap the tail of the signal
+    around to its start; with 2L the correlation's negative lags land in the zero padding).
     """
     length = u.shape[-2]
     n = 2 * length
     u_f = torch.fft.rfft(u.transpose(-1, -2), n=n)  # (..., H, n//2+1)
     k_f = torch.fft.rfft(k, n=n)  # (*R, H, n//2+1)
+    if reverse:
+        h = k_f.shape[-2]
+        k_f = torch.cat([k_f[..., : h - reverse, :], k_f[..., h - reverse :, :].conj()], dim=-2)
     y = torch.fft.irfft(u_f * k_f, n=n)[..., :length]  # (..., H, L)
     return y.transpose(-1, -2)  # (..., L, H)
 
 
-def toeplitz(k: Tensor) -> Tensor:
-    """Lower-triangular Toeplitz matrices T[h, t, s] = k[h, t-s] (0 for s > t); k: (H, L)."""
+def toeplitz(k: Tensor, reverse: int = 0) -> Tensor:
+    """Lower-triangular Toeplitz matrices T[h, t, s] = k[h, t-s] (0 for s > t); k: (H, L).
+
+    The last `reverse` channels get the transposed, upper-triangular matrix (anti-causal)."""
     length = k.shape[-1]
     idx = torch.arange(length, device=k.device)
     lag = idx[:, None] - idx[None, :]  # (L, L): t - s
-    return k[:, lag.clamp(min=0)] * (lag >= 0)  # (H, L, L)
+    t = k[:, lag.clamp(min=0)] * (lag >= 0)  # (H, L, L)
+    if reverse:
+        t = torch.cat([t[: len(t) - reverse], t[len(t) - reverse :].transpose(-1, -2)])
+    return t
 
 
 class _ContiguousGrad(torch.autograd.Function):
@@ -133,6 +144,8 @@ class DSSM(nn.Module):
         state_size: N; the layer keeps N/2 complex modes per channel.
         dt_min, dt_max: range of the log-uniform initialisation of Δ.
         skip: use the D·u skip term.
+        reverse: the last `reverse` channels run anti-causally (backwards along the sequence, as
+            on the flipped input): a bidirectional block's two directions in one layer, no flips.
         ssm_lr: learning-rate cap for Λ and log Δ (they get no weight decay); see `param_groups`.
     """
 
@@ -144,13 +157,16 @@ class DSSM(nn.Module):
         dt_max: float = 1e-1,
         skip: bool = True,
         ssm_lr: float | None = 1e-3,
+        reverse: int = 0,
     ) -> None:
         super().__init__()
         if state_size < 2 or state_size % 2:
             raise ValueError(f"state_size must be an even number >= 2 (N/2 complex modes); got {state_size}")
         if not 0 < dt_min <= dt_max:
             raise ValueError(f"need 0 < dt_min <= dt_max; got dt_min={dt_min}, dt_max={dt_max}")
-        self.channels, self.modes, self.ssm_lr = channels, state_size // 2, ssm_lr
+        if not 0 <= reverse <= channels:
+            raise ValueError(f"reverse must be between 0 and channels={channels}; got {reverse}")
+        self.channels, self.modes, self.ssm_lr, self.reverse = channels, state_size // 2, ssm_lr, reverse
         h, m = channels, state_size // 2
         lo, hi = math.log(dt_min), math.log(dt_max)
         self.log_dt = nn.Parameter(torch.rand(h) * (hi - lo) + lo)
@@ -163,7 +179,7 @@ class DSSM(nn.Module):
         self._cache: OrderedDict[Hashable, object] = OrderedDict()
 
     def extra_repr(self) -> str:
-        return f"channels={self.channels}, state_size={2 * self.modes}, skip={self.D is not None}"
+        return f"channels={self.channels}, state_size={2 * self.modes}, skip={self.D is not None}, reverse={self.reverse}"
 
     def optim_hints(self) -> dict[str, dict]:
         """Optimiser settings for this module's own parameters (read by `param_groups`)."""
@@ -223,21 +239,28 @@ class DSSM(nn.Module):
         lam_dt, _, b_bar, c = self._discretise(rate, dtype)
         return power_sum(c * b_bar, lam_dt, length).float()
 
+    def response(self, length: int, rate: Rate = 1.0) -> Tensor:
+        """The kernel with the skip term folded into lag 0 (y = K * u + D·u = K' * u), (*R, H, L)."""
+        k = self.kernel(length, rate)
+        if self.D is None:
+            return k
+        k = k.clone()
+        k[..., 0] += self.D
+        return k
+
     def forward(self, u: Tensor, rate: Rate = 1.0) -> Tensor:
-        """u: (..., L, H) → y: (..., L, H), causal along L."""
+        """u: (..., L, H) → y: (..., L, H), causal along L (the last `reverse` channels anti-causal)."""
         length = u.shape[-2]
         with _float32_only(u.device.type):
             x = u.float()
             rate_key = self._rate_key(rate)
             if rate_key is None:  # per-sample rates: one kernel per distinct rate, not cached
-                y = causal_conv(x, self.kernel(length, rate))
+                y = causal_conv(x, self.response(length, rate), self.reverse)
             elif length <= TOEPLITZ_MAX_LEN:
-                t = self._cached(("toeplitz", length, rate_key), lambda: toeplitz(self.kernel(length, rate)))
-                y = toeplitz_conv(x, t)
+                make = lambda: toeplitz(self.response(length, rate), self.reverse)  # noqa: E731
+                y = toeplitz_conv(x, self._cached(("toeplitz", length, rate_key), make))
             else:
-                y = causal_conv(x, self._cached(("kernel", length, rate_key), lambda: self.kernel(length, rate)))
-            if self.D is not None:
-                y = torch.addcmul(y, x, self.D)
+                y = causal_conv(x, self._cached(("kernel", length, rate_key), lambda: self.response(length, rate)), self.reverse)
         return y.to(u.dtype)
 
     # ------------------------------------------------------------------ recurrent mode
@@ -268,6 +291,8 @@ class DSSM(nn.Module):
         tens of MB for a batch of streams and a fresh copy per step would triple the step's memory
         traffic. With grad enabled a new tensor is returned and the input state is left untouched.
         """
+        if self.reverse:
+            raise RuntimeError(f"DSSM.step: {self.reverse} of its channels run backwards in time (reverse > 0); only a causal DSSM can step")
         with _float32_only(u.device.type):
             x = u.float()
             a_bar, b_bar, c2 = self.discretisation(rate)
