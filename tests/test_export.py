@@ -184,3 +184,12 @@ def test_what_cannot_stream_with_a_constant_state_is_refused(checkpoints, tmp_pa
     assert "the folder" in error and "does not exist" in error
     with pytest.raises(ExportError, match="export a causal model"):
         export_step(HumMUSS(HumMUSSConfig.tiny(causal=False)), tmp_path / "bi.onnx")
+
+
+def test_latency_benchmark_runs_end_to_end(tmp_path):
+    from hummuss_pl.bench.export import main as bench
+
+    summary = bench(["--preset", "tiny", "--frames", "3", "--warmup", "1", "--threads", "1", "--out", str(tmp_path)])
+    assert summary["ratio_onnxruntime_to_pytorch"] > 0 and len(summary["seconds"]["onnxruntime"]) == 3
+    assert json.loads((tmp_path / "export.json").read_text())["info"]["preset"] == "tiny"
+    assert (tmp_path / "export.png").stat().st_size > 0
