@@ -381,6 +381,9 @@ class HummussCLI(LightningCLI):
         files = [p for c in self.trainer.callbacks if isinstance(c, PredictionWriter) for p in c.written]
         if files:
             lines.append("  predictions: " + ", ".join(map(str, files)) + "  (torch.load: a dict of per-sample entries)")
+        pictures = [p for c in self.trainer.callbacks if isinstance(c, PredictionWriter) for p in c.rendered]
+        if pictures:
+            lines.append(f"  rendered clips ({len(pictures)}): {pictures[0].parent}/  (2D input | 3D prediction, ground truth dashed)")
         self.summary = lines
 
     def _wandb_runs(self) -> list:
