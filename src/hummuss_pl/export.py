@@ -116,14 +116,19 @@ def _write_onnx(graph: StepGraph, example: tuple, path: Path, inputs: list[str],
                           "pip install 'hummuss-pl[export]' (or pip install onnxscript)")  # fmt: skip
     batch = torch.export.Dim("batch")
     keypoints, rate, state = {0: batch}, {0: batch}, tuple({0: batch} for _ in example[2:])  # forward(keypoints, rate, *state)
-    logging.getLogger("torch.onnx").setLevel(logging.ERROR)  # "torchvision is not installed" for its ops, on every export
-    with warnings.catch_warnings():
-        # torch.export's own use of a deprecated pytree check, and the note that every input's batch axis
-        # is one axis (they are: one name, "batch")
-        warnings.filterwarnings("ignore", re.escape("`isinstance(treespec, LeafSpec)` is deprecated"))
-        warnings.filterwarnings("ignore", "# The axis name: batch will not be used")
-        program = torch.onnx.export(graph, example, dynamo=True, input_names=inputs, output_names=outputs,
-                                    dynamic_shapes=(keypoints, rate, state), verbose=False)  # fmt: skip
+    logger = logging.getLogger("torch.onnx")  # it warns "torchvision is not installed" for torchvision's ops
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            # torch.export's own use of a deprecated pytree check, and the note that every input's batch axis
+            # is one axis (they are: one name, "batch")
+            warnings.filterwarnings("ignore", re.escape("`isinstance(treespec, LeafSpec)` is deprecated"))
+            warnings.filterwarnings("ignore", "# The axis name: batch will not be used")
+            program = torch.onnx.export(graph, example, dynamo=True, input_names=inputs, output_names=outputs,
+                                        dynamic_shapes=(keypoints, rate, state), verbose=False)  # fmt: skip
+    finally:
+        logger.setLevel(level)
     program.model.metadata_props[METADATA_KEY] = json.dumps(info)
     program.save(path, external_data=False)
 
@@ -189,10 +194,10 @@ def main(argv: list[str] | None = None) -> int:
         info = export_step(backbone, args.out, fmt, train_fps=train_fps, source=str(args.checkpoint))
     except ExportError as err:
         raise fail(str(err)) from None
-    shape = info["inputs"]["state_0"]
+    shape = "(B, " + ", ".join(map(str, info["inputs"]["state_0"][1:])) + ")"
     size = args.out.stat().st_size / 2**20
     print(f"{args.out}: {fmt}, {size:.1f} MiB, the causal step of {info['backbone']} ({sum(p.numel() for p in backbone.parameters()):,} parameters)")
-    print(f"  inputs  keypoints (B, 17, 3), rate (B,), state_0 … state_{2 * backbone.cfg.depth - 1} {tuple(shape)} (zeros to start)")
+    print(f"  inputs  keypoints (B, 17, 3), rate (B,), state_0 … state_{2 * backbone.cfg.depth - 1} {shape} (zeros to start)")
     print(f"  outputs joints3d (B, 17, 3), next_state_0 … next_state_{2 * backbone.cfg.depth - 1}")
     fps = f"trained at {train_fps:g} fps: rate = {train_fps:g} / fps of the stream" if train_fps else \
         "the training frame rate is unknown (pass --train-fps to record it): rate 1 = the training frame spacing"  # fmt: skip
