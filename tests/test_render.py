@@ -169,3 +169,38 @@ def test_stream_a_detector_file_and_render_it(checkpoint, tmp_path, capsys):
             continue
         with pytest.raises(SystemExit, match=message):
             stream([*args, *options])
+
+
+# ---------------------------------------------------------------------------------------- hummuss predict
+def test_hummuss_predict_renders_the_first_held_out_clips(checkpoint, tmp_path, monkeypatch):
+    from helpers import TINY_QUICKSTART
+
+    from hummuss_pl.callbacks import PredictionWriter
+
+    drawn, write = [], render.write
+    monkeypatch.setattr(render, "write", lambda clip, out, **kw: drawn.append(clip) or write(clip, out, **kw))  # what was drawn
+    cli = run_cli(["predict", *TINY_QUICKSTART, "--ckpt_path", str(checkpoint), "--trainer.limit_predict_batches", "1",
+                   "--trainer.callbacks+=hummuss_pl.callbacks.PredictionWriter", "--trainer.callbacks.render", "2"], tmp_path)  # fmt: skip
+    [writer] = [c for c in cli.trainer.callbacks if isinstance(c, PredictionWriter)]
+    assert [p.name for p in writer.rendered] == ["clip-00000.gif", "clip-00001.gif"]
+    assert all(p.parent == (tmp_path / cli.run_dir / "render").absolute() for p in writer.rendered)
+    predicted = torch.load(writer.written[0], weights_only=False)
+    for path, clip, row in zip(writer.rendered, drawn, (0, 1)):
+        with Image.open(path) as gif:
+            assert gif.n_frames == predicted["pose_3d"].shape[1] == 27  # one GIF frame per clip frame
+        np.testing.assert_array_equal(clip.pose_3d, predicted["pose_3d"][row].numpy())
+        assert clip.input_2d.shape == (27, 17, 3) and clip.fps == 30 and clip.label == f"synthetic item {row}"
+        assert clip.target_3d is not None and np.allclose(clip.target_3d[:, 0], 0)  # ground truth, root-relative
+    assert any(line.startswith("  rendered clips (2): ") for line in cli.summary)
+
+
+def test_the_prediction_writer_refuses_what_it_cannot_draw():
+    from hummuss_pl.callbacks import PredictionWriter
+
+    with pytest.raises(ValueError, match="an integer >= 0"):
+        PredictionWriter(render=-1)
+    with pytest.raises(ValueError, match="write .gif, .png"):
+        PredictionWriter(render=2, render_format="avi")
+    windows = {"pose_3d_mm": torch.zeros(2, 17, 3), "valid": torch.ones(2, dtype=torch.bool)}  # Pose3DTask: a frame per window
+    with pytest.raises(ValueError, match=r"draws predicted clips .* predicts \['pose_3d_mm', 'valid'\]: set render to 0"):
+        PredictionWriter(render=2)._render_clips(torch.nn.Module(), windows, {}, None)

@@ -21,7 +21,9 @@ from lightning.pytorch.callbacks import (
     ProgressBar,
 )
 
+from hummuss_pl.batch import FPS, HAS_3D, INPUT, SOURCE, TARGET_3D
 from hummuss_pl.data.common import DataFormatError, MissingDataError
+from hummuss_pl.metrics import root_relative
 from hummuss_pl.models import CheckpointFileError, read_checkpoint
 
 __all__ = [
@@ -388,17 +390,65 @@ class PredictionWriter(BasePredictionWriter):
     """Writes what `trainer.predict` (`hummuss predict`) returns to `<output_dir>/predictions.pt`:
     `gather_predictions` of the per-batch dicts of the task's `predict_step` (one file per
     dataloader, `predictions-<i>.pt`, when there are several). Under DDP every rank writes its own
-    share as `predictions-rank<r>.pt`; "index" maps rows back to dataset items."""
+    share as `predictions-rank<r>.pt`; "index" maps rows back to dataset items.
 
-    def __init__(self, output_dir: str | Path) -> None:
+    output_dir: where the files go (default: the trainer's default_root_dir, which the hummuss CLI
+        sets to the run directory).
+    render: draw the first N predicted clips (rank 0) as `<output_dir>/render/clip-<index>.<render_format>`,
+        index the item in the predicted dataset: per frame the 2D input beside the predicted 3D skeleton,
+        the ground truth dashed where the clip has one (`render`). For tasks that predict whole clips,
+        "pose_3d" (B, T, 17, 3) (pretraining); 0: none.
+    render_format: gif, mp4 (needs ffmpeg) or png (each clip's middle frame).
+    """
+
+    def __init__(self, output_dir: str | Path | None = None, render: int = 0, render_format: str = "gif") -> None:
         super().__init__(write_interval="epoch")
-        self.output_dir = Path(output_dir)
+        if isinstance(render, bool) or not isinstance(render, int) or render < 0:
+            raise ValueError(f"PredictionWriter.render is the number of clips to draw, an integer >= 0; got {render!r}")
+        if render:
+            from hummuss_pl.render import check_output
+
+            check_output(Path(f"clip.{render_format}"))  # ValueError naming the formats, or mp4 without ffmpeg
+        self.output_dir = Path(output_dir) if output_dir is not None else None
+        self.render, self.render_format = render, render_format
         self.written: list[Path] = []
+        self.rendered: list[Path] = []
 
     def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
         # Every rank writes to rank 0's directory: ranks that torchrun or srun started next to rank 0 may
         # have been configured with another one (`cli.shared_run_dir`).
-        self.output_dir = Path(trainer.strategy.broadcast(str(self.output_dir)))
+        own = self.output_dir if self.output_dir is not None else trainer.default_root_dir
+        self.output_dir = Path(trainer.strategy.broadcast(str(own)))
+
+    def on_predict_batch_end(self, trainer: Trainer, pl_module: LightningModule, outputs: Any, batch: Any, batch_idx: int,
+                             dataloader_idx: int = 0) -> None:  # fmt: skip
+        super().on_predict_batch_end(trainer, pl_module, outputs, batch, batch_idx, dataloader_idx)
+        if len(self.rendered) < self.render and trainer.is_global_zero:
+            self._render_clips(pl_module, outputs, batch, trainer.predict_loop.current_batch_indices)
+
+    def _render_clips(self, pl_module: LightningModule, outputs: Any, batch: dict, indices: list[int] | None) -> None:
+        """Draws the clips of one predicted batch until `render` clips are written."""
+        from hummuss_pl import render
+
+        pose = outputs.get("pose_3d") if isinstance(outputs, dict) else None
+        if not isinstance(pose, torch.Tensor) or pose.dim() != 4:
+            found = sorted(outputs) if isinstance(outputs, dict) else type(outputs).__name__
+            raise ValueError(f"PredictionWriter.render draws predicted clips ('pose_3d' (B, T, 17, 3), what PretrainTask "
+                             f"predicts); {type(pl_module).__name__} predicts {found}: set render to 0")  # fmt: skip
+        has_3d = batch.get(HAS_3D)
+        for i in range(len(pose)):
+            if len(self.rendered) >= self.render:
+                return
+            index = int(indices[i]) if indices is not None and len(indices) == len(pose) else len(self.rendered)
+            target = root_relative(batch[TARGET_3D][i]) if has_3d is not None and bool(has_3d[i]) else None
+            clip = render.Clip(
+                pose[i].float().cpu().numpy(), batch[INPUT][i].float().cpu().numpy(), fps=float(batch[FPS][i]) if FPS in batch else None,
+                label=f"{batch[SOURCE][i]} item {index}" if SOURCE in batch else f"item {index}",
+                target_3d=target.float().cpu().numpy() if target is not None else None,
+            )  # fmt: skip
+            path = self.output_dir / "render" / f"clip-{index:05d}.{self.render_format}"
+            render.write(clip, path)
+            self.rendered.append(path.absolute())
 
     def write_on_epoch_end(self, trainer, pl_module, predictions: list, batch_indices: list) -> None:
         # Lightning unwraps `predictions` for a single dataloader but always nests batch_indices per loader.

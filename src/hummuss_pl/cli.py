@@ -381,6 +381,9 @@ class HummussCLI(LightningCLI):
         files = [p for c in self.trainer.callbacks if isinstance(c, PredictionWriter) for p in c.written]
         if files:
             lines.append("  predictions: " + ", ".join(map(str, files)) + "  (torch.load: a dict of per-sample entries)")
+        pictures = [p for c in self.trainer.callbacks if isinstance(c, PredictionWriter) for p in c.rendered]
+        if pictures:
+            lines.append(f"  rendered clips ({len(pictures)}): {pictures[0].parent}/  (2D input | 3D prediction, ground truth dashed)")
         self.summary = lines
 
     def _wandb_runs(self) -> list:
@@ -477,8 +480,9 @@ def user_error(err: BaseException) -> str | None:
 def main(args: list[str] | None = None) -> None:
     """The `hummuss` console script. Configuration and data errors raised by this package print their
     message on one line (jsonargparse and Lightning would wrap them in pages of traceback);
-    HUMMUSS_TRACEBACK=1 shows it all. `hummuss render` (pictures of saved predictions) and `hummuss
-    report` (the experiments' report, or a report of finished runs) have their own small parsers."""
+    HUMMUSS_TRACEBACK=1 shows it all. `hummuss render` (pictures of saved predictions), `hummuss
+    report` (the experiments' report, or a report of finished runs) and `hummuss export` (the causal
+    step as an ONNX / TorchScript file) have their own small parsers."""
     argv = sys.argv[1:] if args is None else list(args)
     if argv[:1] == ["render"]:
         from hummuss_pl.render import main as render_main
@@ -488,6 +492,10 @@ def main(args: list[str] | None = None) -> None:
         from hummuss_pl.experiments.report import main as report_main
 
         sys.exit(report_main(argv[1:]))
+    if argv[:1] == ["export"]:
+        from hummuss_pl.export import main as export_main
+
+        sys.exit(export_main(argv[1:]))
     try:
         cli = HummussCLI(args=args)
     except Exception as err:

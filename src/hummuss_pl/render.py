@@ -13,7 +13,9 @@ KEYPOINTS  .npy (T | S, T, 17, 2 | 3) 2D input in normalised screen units (x, y,
            Without it only the 3D panel is drawn.
 
 Drawing: H36M bones (`skeleton.H36M_PARENTS`), the subject's left side blue and right side red in
-both panels (a bone takes the side of the joint it leads to), the centre line grey. The axes are
+both panels (a bone takes the side of the joint it leads to), the centre line grey. A clip with ground
+truth (`Clip.target_3d`, e.g. from `hummuss predict` with PredictionWriter(render=N)) shows it thin
+and dashed in the same colours in the 3D panel. The axes are
 fixed for the whole clip (the extent of all its frames), the 2D panel with y pointing down as in the
 image, the 3D panel seen from slightly above and to the side of the camera, with y up. Joints with
 confidence 0 (missing) are not drawn. The title gives the frame, the frame rate and, from
@@ -56,13 +58,16 @@ class Clip:
     latency_ms: np.ndarray | None = None  # (T,) time of each frame's step
     frames: np.ndarray | None = None  # (T,) frame numbers for the title (default 0..T-1)
     label: str = ""  # who this is, e.g. "idx 3"
+    target_3d: np.ndarray | None = None  # (T, 17, 3) ground truth in the prediction's units, drawn dashed
 
     def __post_init__(self) -> None:
         t = len(self.pose_3d)
         if self.pose_3d.ndim != 3 or self.pose_3d.shape[1:] != (NUM_JOINTS, 3) or t == 0:
             raise ValueError(f"pose_3d must be (T, 17, 3); got {self.pose_3d.shape}")
-        if self.input_2d is not None and (self.input_2d.shape[0] != t or self.input_2d.shape[1:] != (NUM_JOINTS, 3)):
-            raise ValueError(f"input_2d must be (T, 17, 3) with the same T = {t} as pose_3d; got {self.input_2d.shape}")
+        for name in ("input_2d", "target_3d"):
+            value = getattr(self, name)
+            if value is not None and (value.shape[0] != t or value.shape[1:] != (NUM_JOINTS, 3)):
+                raise ValueError(f"{name} must be (T, 17, 3) with the same T = {t} as pose_3d; got {value.shape}")
         for name in ("latency_ms", "frames"):
             value = getattr(self, name)
             if value is not None and len(value) != t:
@@ -89,6 +94,8 @@ class ClipFigure:
         self.title = self.figure.suptitle("", fontsize=11)
         self.figure.text(0.02, 0.955, "left", color=LEFT, fontsize=10, weight="bold")
         self.figure.text(0.02, 0.915, "right", color=RIGHT, fontsize=10, weight="bold")
+        if clip.target_3d is not None:
+            self.figure.text(0.98, 0.915, "dashed: ground truth", color=CENTRE, fontsize=9, ha="right")
 
     def _axes_2d(self, panels: int) -> list:
         ax = self.figure.add_subplot(1, panels, 1)
@@ -105,7 +112,8 @@ class ClipFigure:
 
     def _axes_3d(self, panels: int) -> list:
         ax = self.figure.add_subplot(1, panels, panels, projection="3d")
-        shown = self._to_plot(self.clip.pose_3d)  # (T, 17, 3)
+        poses = [p for p in (self.clip.pose_3d, self.clip.target_3d) if p is not None]
+        shown = self._to_plot(np.concatenate(poses))  # (T or 2T, 17, 3): the prediction and its ground truth
         centre, half = _cube(shown.reshape(-1, 3))
         for set_lim, c in zip((ax.set_xlim, ax.set_ylim, ax.set_zlim), centre):
             set_lim(c - half, c + half)
@@ -116,6 +124,8 @@ class ClipFigure:
             axis.labelpad = -6
         ax.tick_params(labelsize=6, pad=-2)
         ax.set_title("3D prediction", fontsize=10)
+        if self.clip.target_3d is not None:
+            self.target_lines = [ax.plot([], [], [], "--", color=side_colour(c), lw=1.2, alpha=0.7)[0] for _, c in BONES]
         return [ax.plot([], [], [], "-o", color=side_colour(c), lw=2.5, ms=3)[0] for _, c in BONES]
 
     @staticmethod
@@ -144,6 +154,10 @@ class ClipFigure:
         pose = self._to_plot(self.clip.pose_3d[t])
         for line, (a, b) in zip(self.lines_3d, BONES):
             line.set_data_3d(*pose[[a, b]].T)
+        if self.clip.target_3d is not None:
+            target = self._to_plot(self.clip.target_3d[t])
+            for line, (a, b) in zip(self.target_lines, BONES):
+                line.set_data_3d(*target[[a, b]].T)
         self.title.set_text(self._title(t))
         self.canvas.draw()
         return np.asarray(self.canvas.buffer_rgba())[..., :3].copy()

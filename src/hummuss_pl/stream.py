@@ -51,27 +51,49 @@ def fail(message: str) -> SystemExit:
     return SystemExit(f"hummuss-stream: {message}")
 
 
-def load_task(path: Path, task: str | None, device: str) -> BackboneTask:
-    """The lifting task of checkpoint `path`, causal, in eval mode on `device`."""
+class UnusableCheckpoint(ValueError):
+    """A checkpoint file that holds no 3D lifting task this suite can load (the message names the file)."""
+
+
+class OfficialMotionBERTFile(UnusableCheckpoint):
+    """An official MotionBERT weights file (`model_pos` / `model`), not a checkpoint of this suite."""
+
+
+def read_lifting_task(path: Path, task: str | None = None, device: str = "cpu") -> BackboneTask:
+    """The 3D lifting task (`TASKS`) of Lightning checkpoint `path`, in eval mode on `device`, whatever its
+    backbone; UnusableCheckpoint naming the file when there is none. `task` names the task class for
+    checkpoints that do not say which task wrote them. Shared by `hummuss-stream` and `hummuss export`."""
     if not path.is_file():
-        raise fail(f"checkpoint not found: {path}")
+        raise UnusableCheckpoint(f"checkpoint not found: {path}")
     try:
         checkpoint = read_checkpoint(path, weights_only=False)
     except CheckpointFileError as err:
-        raise fail(str(err)) from None
+        raise UnusableCheckpoint(str(err)) from None
     if not isinstance(checkpoint, dict):
-        raise fail(f"{path}: not a Lightning checkpoint (a {type(checkpoint).__name__}, not a dict)")
+        raise UnusableCheckpoint(f"{path}: not a Lightning checkpoint (a {type(checkpoint).__name__}, not a dict)")
+    if "state_dict" not in checkpoint and ("model_pos" in checkpoint or "model" in checkpoint):
+        key = "model_pos" if "model_pos" in checkpoint else "model"
+        raise OfficialMotionBERTFile(f"{path} is an official MotionBERT weights file ('{key}'), not a checkpoint written by "
+                                     "`hummuss fit`: fine-tune a task from it first (its `pretrained` argument)")  # fmt: skip
     class_path = checkpoint.get("hyper_parameters", {}).get("_class_path")
     by_path = {f"{cls.__module__}.{cls.__name__}": cls for cls in TASKS.values()}
     if task is not None:
         cls = TASKS[task]
     elif class_path is None:
-        raise fail(f"{path} does not say which task wrote it (no hyper_parameters._class_path): pass --task {'|'.join(TASKS)}")
+        raise UnusableCheckpoint(f"{path} does not say which task wrote it (no hyper_parameters._class_path): pass --task {'|'.join(TASKS)}")
     elif class_path not in by_path:
-        raise fail(f"{path} is a {class_path} checkpoint; streaming needs a 3D lifting task ({', '.join(by_path)})")
+        raise UnusableCheckpoint(f"{path} is a {class_path} checkpoint; a 3D lifting task is needed ({', '.join(by_path)})")
     else:
         cls = by_path[class_path]
-    model = cls.load_from_checkpoint(path, map_location=device).eval()
+    return cls.load_from_checkpoint(path, map_location=device).eval()
+
+
+def load_task(path: Path, task: str | None, device: str) -> BackboneTask:
+    """The lifting task of checkpoint `path`, causal, in eval mode on `device`."""
+    try:
+        model = read_lifting_task(path, task, device)
+    except UnusableCheckpoint as err:
+        raise fail(str(err)) from None
     if not model.backbone_cfg.causal:
         raise fail(f"{path} has a bidirectional backbone, which needs the whole clip: stream a causal model, "
                    "or run `hummuss predict` for offline clips")  # fmt: skip

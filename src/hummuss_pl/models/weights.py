@@ -30,8 +30,10 @@ def read_checkpoint(path: str | Path, weights_only: bool = True) -> Any:
     path = Path(path)
     try:
         return torch.load(path, map_location="cpu", weights_only=weights_only, mmap=zipfile.is_zipfile(path))
-    except OSError as err:
+    except (FileNotFoundError, IsADirectoryError, PermissionError) as err:
         raise CheckpointFileError(f"{path}: cannot be read ({err.strerror or err})") from None
+    except OSError as err:  # torch's reader of pre-zip files seeking past the end of a file cut short
+        raise CheckpointFileError(f"{path}: truncated or not a checkpoint ({_first_line(err)})") from None
     except pickle.UnpicklingError as err:
         if "Unsupported global" in str(err):
             raise
