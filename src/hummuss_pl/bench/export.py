@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from hummuss_pl.bench.streaming import _cpu_name
+from hummuss_pl.bench.common import cpu_name
 from hummuss_pl.export import export_step
 from hummuss_pl.models import HumMUSS, HumMUSSConfig
 
@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> dict:
     median_ms = {name: 1000 * float(np.median(s)) for name, s in result["seconds"].items()}
     ratio = median_ms["onnxruntime"] / median_ms["pytorch"]
     info = {"preset": args.preset, "batch": args.batch, "frames": args.frames, "warmup": args.warmup, "threads": args.threads,
-            "cpu": _cpu_name(), "torch": torch.__version__, "onnxruntime": onnxruntime.__version__, "config": cfg.as_dict(),
+            "cpu": cpu_name(), "torch": torch.__version__, "onnxruntime": onnxruntime.__version__, "config": cfg.as_dict(),
             "export_s": round(result["export_s"], 1)}  # fmt: skip
     summary = {"info": info, "median_ms": median_ms, "ratio_onnxruntime_to_pytorch": ratio,
                "p95_ms": {name: 1000 * float(np.percentile(s, 95)) for name, s in result["seconds"].items()}, "seconds": result["seconds"]}  # fmt: skip

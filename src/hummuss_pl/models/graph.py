@@ -33,7 +33,7 @@ WIDE = torch.float64  # the discretisation's precision, as `DSSM._discretise` on
 
 def _same_dssm(cls: type[DSSM], ssm: DSSM) -> DSSM:
     """A `cls` (a DSSM subclass) with the hyper-parameters and weights of `ssm`."""
-    new = cls(ssm.channels, 2 * ssm.modes, skip=ssm.D is not None, ssm_lr=ssm.ssm_lr)
+    new = cls(ssm.channels, 2 * ssm.modes, skip=ssm.D is not None, ssm_lr=ssm.ssm_lr, reverse=ssm.reverse)
     new.load_state_dict(ssm.state_dict())
     return new
 
@@ -82,20 +82,17 @@ class RealStateDSSM(DSSM):
 
 class FixedKernelDSSM(DSSM):
     """A DSSM at rate 1 over sequences of one fixed length L (the spatial SSMs over the J joints):
-    its convolution is the (H, L, L) Toeplitz matrix of its kernel, computed once."""
+    its convolution is the (H, L, L) Toeplitz matrix of its kernel (skip term and backward
+    channels included), computed once."""
 
     def fix_length(self, length: int) -> FixedKernelDSSM:
         with torch.no_grad():
-            self.register_buffer("matrix", toeplitz(self.kernel(length)).contiguous())  # (H, L, L)
+            self.register_buffer("matrix", toeplitz(self.response(length), self.reverse).contiguous())  # (H, L, L)
         return self
 
     def forward(self, u: Tensor, rate: Rate = 1.0) -> Tensor:
         """u: (…, L, H) → (…, L, H)."""
-        x = u.float()
-        y = toeplitz_conv(x, self.matrix)
-        if self.D is not None:
-            y = y + x * self.D
-        return y.to(u.dtype)
+        return toeplitz_conv(u.float(), self.matrix).to(u.dtype)
 
 
 class _GraphHumMUSS(HumMUSS):

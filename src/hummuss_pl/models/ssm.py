@@ -110,7 +110,7 @@ class _ToeplitzConv(torch.autograd.Function):
     def forward(ctx, u: Tensor, t: Tensor) -> Tensor:
         cols = _to_hln(u)  # (H, L, N)
         ctx.save_for_backward(cols, t)
-        return _from_hln(torch.bmm(t, cols))  # (N, L, H)
+        return _from_hln(torch.bmm(t, cols))  # (H, L, N) → (N, L, H)
 
     @staticmethod
     def backward(ctx, grad: Tensor) -> tuple[Tensor | None, Tensor | None]:
@@ -127,7 +127,11 @@ def toeplitz_conv(u: Tensor, t: Tensor) -> Tensor:
     u: (..., L, H); t: (H, L, L).
     """
     lead, (length, h) = u.shape[:-2], u.shape[-2:]
-    y = _ToeplitzConv.apply(u.reshape(-1, length, h), t)  # (N, L, H)
+    u = u.reshape(-1, length, h)  # (N, L, H)
+    if torch.is_grad_enabled() and (u.requires_grad or t.requires_grad):
+        y = _ToeplitzConv.apply(u, t)
+    else:  # inference: the same product, traceable by torch.jit / torch.export
+        y = _from_hln(torch.bmm(t, _to_hln(u)))
     return y.view(*lead, length, h)
 
 
