@@ -216,18 +216,21 @@ class HumMUSS(nn.Module):
         rep, state = self.step_representation(x, state, rate)
         return self.head(rep), state
 
-    def streamer(self, batch_size: int, device: torch.device | str | None = None) -> "HumMUSSStreamer":
-        """A `Streamer` over `step` (the interface MotionBERT's streaming baselines share)."""
+    def streamer(self, batch_size: int, device: torch.device | str | None = None, compile: bool = False) -> "HumMUSSStreamer":
+        """A `Streamer` over `step` (the interface MotionBERT's streaming baselines share);
+        `compile=True` runs the step through `torch.compile` (compiled on the first push)."""
         self._require_causal("streamer")
-        return HumMUSSStreamer(self, batch_size, device)
+        return HumMUSSStreamer(self, batch_size, device, compile)
 
 
 class HumMUSSStreamer(Streamer):
     """Frame-by-frame inference for a causal HumMUSS: constant time and memory per frame."""
 
-    def __init__(self, model: HumMUSS, batch_size: int, device: torch.device | str | None = None) -> None:
+    def __init__(self, model: HumMUSS, batch_size: int, device: torch.device | str | None = None, compile: bool = False) -> None:
         self.model, self.batch_size = model, batch_size
         self.device = device if device is not None else next(model.parameters()).device
+        self.compiled = compile
+        self._step = torch.compile(model.step, dynamic=False) if compile else model.step
         self.reset()
 
     def reset(self) -> None:
@@ -236,6 +239,9 @@ class HumMUSSStreamer(Streamer):
 
     @torch.no_grad()
     def push(self, x: Tensor, rate: Rate | None = None) -> Tensor:
-        y, self.state = self.model.step(x, self.state, 1.0 if rate is None else rate)
+        rate = 1.0 if rate is None else rate
+        if self.compiled and not isinstance(rate, Tensor):  # a tensor: a new rate is data, not a recompile
+            rate = torch.full((x.shape[0],), float(rate), device=x.device)
+        y, self.state = self._step(x, self.state, rate)
         self.frames += 1
         return y

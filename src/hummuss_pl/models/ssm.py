@@ -79,9 +79,11 @@ def toeplitz(k: Tensor, reverse: int = 0) -> Tensor:
 
     The last `reverse` channels get the transposed, upper-triangular matrix (anti-causal)."""
     length = k.shape[-1]
-    idx = torch.arange(length, device=k.device)
-    lag = idx[:, None] - idx[None, :]  # (L, L): t - s
-    t = k[:, lag.clamp(min=0)] * (lag >= 0)  # (H, L, L)
+    # windows of the zero-padded, reversed kernel: W[h, i, s] = k[h, L - 1 - i - s] (0 below lag 0),
+    # and T[h, t, s] = W[h, L - 1 - t, s]. Pad, flip and unfold only: no gather (whose backward
+    # torch.compile's inductor failed on).
+    padded = torch.nn.functional.pad(k, (length - 1, 0)).flip(-1)  # (H, 2L - 1): [k_{L-1} … k_0, 0 … 0]
+    t = padded.unfold(-1, length, 1).flip(-2)  # (H, L, L)
     if reverse:
         t = torch.cat([t[: len(t) - reverse], t[len(t) - reverse :].transpose(-1, -2)])
     return t

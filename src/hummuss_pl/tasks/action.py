@@ -43,8 +43,9 @@ class ActionTask(BackboneTask):
         label_smoothing: float = 0.0,
         reference_fps: float | None = None,
         pretrained: str | None = None,
+        compile: bool = False,
     ) -> None:
-        super().__init__(backbone, optim, pretrained)
+        super().__init__(backbone, optim, pretrained, compile)
         self.save_hyperparameters()
         self._set_reference_fps(reference_fps)
         if not 0 <= label_smoothing < 1:

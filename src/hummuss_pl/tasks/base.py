@@ -68,15 +68,22 @@ class BackboneTask(L.LightningModule):
     `training_step(batch, batch_idx) -> loss` and `evaluation_step(batch, split)` (validation and
     test: metrics of split "val" / "test", logged as `split/metric`), and set `monitor` (the metric
     the best checkpoint is chosen by). Every parameter outside `self.backbone` is a head parameter
-    for the optimiser (lr `optim.lr`), so a new head needs no registration.
+    for the optimiser (lr `optim.lr`), so a new head needs no registration. `compile=True` runs the
+    backbone through `torch.compile` (`--model.init_args.compile true`); checkpoints are unchanged.
     """
 
     monitor: tuple[str, str] = ("val/loss", "min")  # metric and mode the best checkpoint is chosen by
 
-    def __init__(self, backbone: BackboneConfig | str | dict, optim: OptimConfig, pretrained: str | None = None) -> None:
+    def __init__(
+        self, backbone: BackboneConfig | str | dict, optim: OptimConfig, pretrained: str | None = None, compile: bool = False
+    ) -> None:
         super().__init__()
         self.backbone_cfg = resolve_backbone(backbone)
         self.backbone = build_backbone(self.backbone_cfg)
+        if compile:
+            # In place (nn.Module.compile): parameter names, hence checkpoints, stay those of the eager
+            # model. Static shapes: each clip length compiles once (training uses one length).
+            self.backbone.compile(dynamic=False)
         self.optim_cfg = optim
         self.pretrained = pretrained
         # Set once the backbone's starting weights are settled (`pretrained` loaded, a checkpoint restored, or

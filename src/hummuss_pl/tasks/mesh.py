@@ -111,8 +111,9 @@ class MeshTask(BackboneTask):
         use_mean_params: bool = True,
         flip_test: bool = True,
         pretrained: str | None = None,
+        compile: bool = False,
     ) -> None:
-        super().__init__(backbone, optim, pretrained)
+        super().__init__(backbone, optim, pretrained, compile)
         self.save_hyperparameters()
         bb = self.backbone_cfg
         if causal_heads is False and bb.causal:

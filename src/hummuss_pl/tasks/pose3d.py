@@ -76,8 +76,9 @@ class Pose3DTask(BackboneTask):
         flip_test: bool = True,
         eval_rate: float | None = None,
         pretrained: str | None = None,
+        compile: bool = False,
     ) -> None:
-        super().__init__(backbone, optim, pretrained)
+        super().__init__(backbone, optim, pretrained, compile)
         self.save_hyperparameters()
         self.has_rate = supports_rate(self.backbone_cfg)
         if eval_rate is not None:

@@ -45,8 +45,9 @@ class PretrainTask(BackboneTask):
         loss_2d_weight: float = 1.0,
         reference_fps: float | None = None,
         pretrained: str | None = None,
+        compile: bool = False,
     ) -> None:
-        super().__init__(backbone, optim, pretrained)
+        super().__init__(backbone, optim, pretrained, compile)
         self.save_hyperparameters()
         self._set_reference_fps(reference_fps)
         if loss_2d_weight < 0:
