@@ -12,7 +12,8 @@ import yaml
 from helpers import EXPERIMENTS, run_cli
 from wandb.sdk.launch.sweeps.utils import create_sweep_command_args
 
-from hummuss_pl.experiments.runs import Run, Summary, compare, group_runs, summarise
+from hummuss_pl.experiments.report import write_report
+from hummuss_pl.experiments.runs import Run, Section, Summary, compare, group_runs, summarise
 
 
 def test_summary_and_the_spread_rule():
@@ -70,3 +71,15 @@ def test_hummuss_report_over_two_sweep_trials(tmp_path):
     assert sorted(data) == [f"model.init_args.backbone={b}" for b in sweep["parameters"]["model.init_args.backbone"]["values"]]
     assert all(len(d["curves"][0]) == 2 and len(d["final"]) == 1 for d in data.values())  # two epochs, one seed
     assert (tmp_path / "report" / "runs.png").stat().st_size > 0
+
+
+def test_the_report_is_written_to_its_name_beside_one_json_per_section(tmp_path):
+    """(A loop variable once shadowed the file name: `make report` wrote its report to a file named
+    after the last section.)"""
+    sections = [Section("1. Accuracy at equal budget", "p", ["| a |"], ["cmd"], ["v"], data={"x": 1}),
+                Section("6. Ablations (paper Tables 5 and 6)", "p", ["| b |"], ["cmd"], ["v"], data={"y": 2})]  # fmt: skip
+    path = write_report(sections, None, 60.0, out=tmp_path)
+    assert path == tmp_path / "REPORT.md" and "## 6. Ablations" in path.read_text()
+    assert json.loads((tmp_path / "accuracy_at_equal_budget.json").read_text()) == {"x": 1}
+    assert json.loads((tmp_path / "ablations.json").read_text()) == {"y": 2}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["REPORT.md", "ablations.json", "accuracy_at_equal_budget.json"]

@@ -60,8 +60,8 @@ def write_report(sections: Sequence[Section], scale: Scale | None, seconds: floa
     ]
     for section in sections:
         lines += section.markdown()
-        name = section.title.split(" ", 1)[1].split(" (")[0].lower().replace(" ", "_").replace("-", "_")
-        (out / f"{name}.json").write_text(json.dumps(section.data, indent=1, default=str))
+        stem = section.title.split(" ", 1)[1].split(" (")[0].lower().replace(" ", "_").replace("-", "_")
+        (out / f"{stem}.json").write_text(json.dumps(section.data, indent=1, default=str))
     path = out / name
     path.write_text("\n".join(lines))
     return path

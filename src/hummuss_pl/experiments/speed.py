@@ -75,7 +75,7 @@ def section(scale: Scale, results: dict[str, dict]) -> Section:
                    "HumMUSS trains faster than MotionBERT, the more so the longer the sequence (Fig. 7); streaming at "
                    "batch 32 and 243 frames it is 11.1× faster and uses 3.8× less GPU memory than MotionBERT's window "
                    "recompute (A100, Fig. 8).",
-                   table, [" ".join(c[1:]).replace(str(REPO) + "/", "") for c in commands(scale).values()], verdicts,
+                   table, [" ".join(["python", *c[1:]]).replace(str(REPO) + "/", "") for c in commands(scale).values()], verdicts,
                    ["training.png", "streaming.png"], results)  # fmt: skip
 
 
