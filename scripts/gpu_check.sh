@@ -15,7 +15,7 @@ exec > >(tee "$OUT/gpu_check.log") 2>&1
 nvidia-smi || true
 "$PY" -c "import torch; assert torch.cuda.is_available(), 'no CUDA device visible to torch'; print(torch.__version__, torch.cuda.get_device_name())"
 echo "== CUDA and compile tests"
-WANDB_MODE=disabled "$PY" -m pytest -q -rs tests/test_cuda.py tests/test_compile.py
+WANDB_MODE=disabled "$PY" -m pytest -q -rs tests/test_cuda.py tests/test_compile.py tests/test_corruption.py -k "cuda or gpu or compile"
 echo "== training benchmark"
 "$PY" -m hummuss_pl.bench.training --compare --device cuda --lengths 27 81 243 729 2048 --repeats 5 --out "$OUT/training"
 echo "== streaming benchmark"
