@@ -110,13 +110,15 @@ class _ToeplitzConv(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, u: Tensor, t: Tensor) -> Tensor:
-        cols = _to_hln(u)  # (H, L, N)
-        ctx.save_for_backward(cols, t)
-        return _from_hln(torch.bmm(t, cols))  # (H, L, N) → (N, L, H)
+        # u itself is saved, not its channel-major copy: u is usually a view of a block's GELU
+        # output, which the block keeps for its own backward anyway; the copy is redone there.
+        ctx.save_for_backward(u, t)
+        return _from_hln(torch.bmm(t, _to_hln(u)))  # (H, L, N) → (N, L, H)
 
     @staticmethod
     def backward(ctx, grad: Tensor) -> tuple[Tensor | None, Tensor | None]:
-        cols, t = ctx.saved_tensors
+        u, t = ctx.saved_tensors
+        cols = _to_hln(u)  # (H, L, N)
         g = _to_hln(grad.contiguous())  # (H, L, N)
         grad_u = _from_hln(torch.bmm(t.transpose(1, 2), g)) if ctx.needs_input_grad[0] else None
         grad_t = torch.bmm(g, cols.transpose(1, 2)) if ctx.needs_input_grad[1] else None  # (H, L, L)
