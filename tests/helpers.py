@@ -19,6 +19,22 @@ TINY_QUICKSTART = ["--config", "experiments/quickstart.yaml", "--model.init_args
                    "--trainer.callbacks", "[]"]  # fmt: skip
 
 
+# `hummuss fit` of the quickstart recipe for one training and one validation batch: a real checkpoint, quickly.
+ONE_BATCH_FIT = ["fit", "--config", "experiments/quickstart.yaml", "--trainer.max_epochs", "1", "--trainer.limit_train_batches", "1",
+                 "--trainer.limit_val_batches", "1", "--trainer.enable_progress_bar", "false", "--trainer.callbacks", "[]",
+                 "--trainer.logger", "false", "--data.init_args.num_workers", "0"]  # fmt: skip
+
+
+def tiny_checkpoints(tmp_path_factory, backbones: tuple[str, ...]) -> dict[str, Path]:
+    """The `last.ckpt` that `ONE_BATCH_FIT` writes for each backbone preset, each in its own folder."""
+    out = {}
+    for backbone in backbones:
+        folder = tmp_path_factory.mktemp(backbone)
+        run_cli([*ONE_BATCH_FIT, "--model.init_args.backbone", backbone], folder)
+        out[backbone] = folder / "checkpoints" / "quickstart" / "version_0" / "last.ckpt"
+    return out
+
+
 @contextmanager
 def working_dir(path: Path):
     old = os.getcwd()

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from helpers import run_cli
+from helpers import tiny_checkpoints
 
 from hummuss_pl.cli import main as hummuss
 from hummuss_pl.export import ExportError, export_step
@@ -21,9 +21,6 @@ from hummuss_pl.tasks import PretrainTask
 ort = pytest.importorskip("onnxruntime")  # a test-only dependency (the `dev` extra)
 
 FRAMES = 300
-FIT = ["fit", "--config", "experiments/quickstart.yaml", "--trainer.max_epochs", "1", "--trainer.limit_train_batches", "1",
-       "--trainer.limit_val_batches", "1", "--trainer.enable_progress_bar", "false", "--trainer.callbacks", "[]",
-       "--trainer.logger", "false", "--data.init_args.num_workers", "0"]  # fmt: skip
 
 
 def tiny_model() -> HumMUSS:
@@ -133,12 +130,7 @@ def test_torchscript_step_equals_the_pytorch_step(tmp_path):
 # ---------------------------------------------------------------------------------------- `hummuss export`
 @pytest.fixture(scope="module")
 def checkpoints(tmp_path_factory) -> dict[str, Path]:
-    out = {}
-    for backbone in ("hummuss-tiny-causal", "hummuss-tiny-bidirectional", "motionbert-tiny-causal"):
-        folder = tmp_path_factory.mktemp(backbone)
-        run_cli([*FIT, "--model.init_args.backbone", backbone], folder)
-        out[backbone] = folder / "checkpoints" / "quickstart" / "version_0" / "last.ckpt"
-    return out
+    return tiny_checkpoints(tmp_path_factory, ("hummuss-tiny-causal", "hummuss-tiny-bidirectional", "motionbert-tiny-causal"))
 
 
 def export_cli(args: list[str]) -> int | str:

@@ -9,26 +9,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from helpers import run_cli
+from helpers import tiny_checkpoints
 
 from hummuss_pl.batch import normalize_screen
 from hummuss_pl.metrics import root_relative
 from hummuss_pl.stream import main
 from hummuss_pl.tasks import PretrainTask
 
-FIT = ["fit", "--config", "experiments/quickstart.yaml", "--trainer.max_epochs", "1", "--trainer.limit_train_batches", "1",
-       "--trainer.limit_val_batches", "1", "--trainer.enable_progress_bar", "false", "--trainer.callbacks", "[]",
-       "--trainer.logger", "false", "--data.init_args.num_workers", "0"]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
 def checkpoints(tmp_path_factory) -> dict[str, Path]:
-    out = {}
-    for backbone in ("hummuss-tiny-causal", "motionbert-tiny-causal", "hummuss-tiny-bidirectional"):
-        folder = tmp_path_factory.mktemp(backbone)
-        run_cli([*FIT, "--model.init_args.backbone", backbone], folder)
-        out[backbone] = folder / "checkpoints" / "quickstart" / "version_0" / "last.ckpt"
-    return out
+    return tiny_checkpoints(tmp_path_factory, ("hummuss-tiny-causal", "motionbert-tiny-causal", "hummuss-tiny-bidirectional"))
 
 
 @pytest.fixture
