@@ -53,12 +53,7 @@ class RealStateDSSM(DSSM):
 
     def real_discretisation(self, rate: Rate) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         """Re Ā, Im Ā, Re B̄, Im B̄, each (*R, H, M) float32 (R: the shape of a tensor `rate`)."""
-        rate = rate.to(WIDE) if isinstance(rate, Tensor) else torch.tensor(rate, dtype=WIDE)
-        dt = torch.exp(self.log_dt.to(WIDE)) * rate[..., None]  # (*R, H)
-        lam_re, lam_im = -torch.exp(self.lambda_re.to(WIDE)), self.lambda_im.to(WIDE)  # (H, M)
-        a, b = lam_re * dt[..., None], lam_im * dt[..., None]  # (*R, H, M): ΛΔ = a + ib
-        am1_re = torch.expm1(a) * torch.cos(b) - 2 * torch.sin(b / 2) ** 2  # Re(Ā − 1)
-        am1_im = torch.exp(a) * torch.sin(b)  # Im(Ā − 1) = Im Ā
+        lam_re, lam_im, _, _, am1_re, am1_im = self.real_exponents(rate, WIDE)  # (H, M), (*R, H, M)
         # B̄ = (Ā − 1) / Λ = (Ā − 1) · conj(Λ) / |Λ|²
         norm = lam_re**2 + lam_im**2
         b_re = (am1_re * lam_re + am1_im * lam_im) / norm

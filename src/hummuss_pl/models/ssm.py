@@ -103,6 +103,11 @@ def _from_hln(y: Tensor) -> Tensor:
     return y.transpose(0, 1).contiguous().view(length * h, n).t().contiguous().view(n, length, h)  # (L, H, N) → (N, L·H)
 
 
+def _toeplitz_product(u: Tensor, t: Tensor) -> Tensor:
+    """T u per channel: u (N, L, H), t (H, L, L) → (N, L, H), one bmm over channels."""
+    return _from_hln(torch.bmm(t, _to_hln(u)))  # (H, L, N) → (N, L, H)
+
+
 class _ToeplitzConv(torch.autograd.Function):
     """y = T u per channel as one bmm over channels, (N, L, H) in and out. Forward and backward
     move the data between token-major and channel-major layouts with `_to_hln` / `_from_hln`;
@@ -113,7 +118,7 @@ class _ToeplitzConv(torch.autograd.Function):
         # u itself is saved, not its channel-major copy: u is usually a view of a block's GELU
         # output, which the block keeps for its own backward anyway; the copy is redone there.
         ctx.save_for_backward(u, t)
-        return _from_hln(torch.bmm(t, _to_hln(u)))  # (H, L, N) → (N, L, H)
+        return _toeplitz_product(u, t)
 
     @staticmethod
     def backward(ctx, grad: Tensor) -> tuple[Tensor | None, Tensor | None]:
@@ -135,7 +140,7 @@ def toeplitz_conv(u: Tensor, t: Tensor) -> Tensor:
     if torch.is_grad_enabled() and (u.requires_grad or t.requires_grad):
         y = _ToeplitzConv.apply(u, t)
     else:  # inference: the same product, traceable by torch.jit / torch.export
-        y = _from_hln(torch.bmm(t, _to_hln(u)))
+        y = _toeplitz_product(u, t)
     return y.view(*lead, length, h)
 
 
@@ -213,8 +218,10 @@ class DSSM(nn.Module):
         return {name: hint for name in ("log_dt", "lambda_re", "lambda_im")}
 
     # ------------------------------------------------------------------ discretisation
-    def _discretise(self, rate: Rate, dtype: torch.dtype) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        """ΛΔ, Ā, B̄ (each (*R, H, M), complex) and C (H, M), complex, all in `dtype`'s precision."""
+    def real_exponents(self, rate: Rate, dtype: torch.dtype) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
+        """Re Λ, Im Λ (H, M); a, b with ΛΔ = a + ib; Re(Ā − 1), Im(Ā − 1) (each (*R, H, M)), in
+        real arithmetic in `dtype`. Ā − 1 = (expm1(a)·cos b − 2 sin²(b/2)) + i·e^a·sin b has no
+        cancellation when |ΛΔ| is tiny."""
         dt = torch.exp(self.log_dt.to(dtype))  # (H,)
         if isinstance(rate, Tensor):
             dt = rate.to(dtype)[..., None] * dt  # (*R, H)
@@ -223,7 +230,12 @@ class DSSM(nn.Module):
         lam_re = -torch.exp(self.lambda_re.to(dtype))  # (H, M)
         lam_im = self.lambda_im.to(dtype)
         a, b = lam_re * dt[..., None], lam_im * dt[..., None]  # (*R, H, M): ΛΔ = a + ib
-        expm1 = torch.complex(torch.expm1(a) * torch.cos(b) - 2 * torch.sin(b / 2) ** 2, torch.exp(a) * torch.sin(b))
+        return lam_re, lam_im, a, b, torch.expm1(a) * torch.cos(b) - 2 * torch.sin(b / 2) ** 2, torch.exp(a) * torch.sin(b)
+
+    def _discretise(self, rate: Rate, dtype: torch.dtype) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """ΛΔ, Ā, B̄ (each (*R, H, M), complex) and C (H, M), complex, all in `dtype`'s precision."""
+        lam_re, lam_im, a, b, am1_re, am1_im = self.real_exponents(rate, dtype)
+        expm1 = torch.complex(am1_re, am1_im)
         b_bar = expm1 / torch.complex(lam_re, lam_im)
         c = torch.view_as_complex(self.C.to(dtype).contiguous())  # (H, M)
         return torch.complex(a, b), expm1 + 1, b_bar, c
