@@ -235,7 +235,9 @@ def log_axes(ax, xlabel: str, legend: bool = True) -> None:
         ax.legend()
 
 
-def save_figure(fig, path: Path) -> None:
+def save_figure(fig, path: Path, dpi: int = 120) -> None:
+    """Lays out, writes (creating the folder) and closes `fig`."""
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=dpi)
     pyplot().close(fig)

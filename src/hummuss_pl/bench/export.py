@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from hummuss_pl.bench.common import cpu_name
+from hummuss_pl.bench.common import cpu_name, pyplot, save_figure
 from hummuss_pl.export import export_step
 from hummuss_pl.models import HumMUSS, HumMUSSConfig
 
@@ -74,12 +74,7 @@ def measure(cfg: HumMUSSConfig, batch: int, frames: int, warmup: int, threads: i
 
 
 def _plot(times: dict[str, list[float]], path: Path, title: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig, ax = pyplot().subplots(figsize=(7, 4))
     for name, seconds in times.items():
         ax.plot(1000 * np.asarray(seconds), lw=0.8, label=f"{name} (median {1000 * np.median(seconds):.2f} ms)")
     ax.set_xlabel("frame")
@@ -87,9 +82,7 @@ def _plot(times: dict[str, list[float]], path: Path, title: str) -> None:
     ax.set_title(title, fontsize=10)
     ax.grid(True, alpha=0.3)
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from hummuss_pl.batch import SCALE_MM, TARGET_3D, TARGET_INDEX
+from hummuss_pl.bench.common import pyplot, save_figure
 
 from .plan import BACKBONES, FLOOR, LABELS, Scale
 from .runs import (
@@ -115,12 +116,7 @@ def floor_sentence(final: dict, mean_pose) -> str:
 
 
 def plot_convergence(runs: dict[str, list[Run]], floor: float, path: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = pyplot().subplots(figsize=(7, 4.5))
     for cell, rs in runs.items():
         curves = [r.curve(METRIC) for r in rs]
         n = min(len(c) for c in curves)
@@ -131,10 +127,7 @@ def plot_convergence(runs: dict[str, list[Run]], floor: float, path: Path) -> Pa
     ax.axhline(floor, color="grey", linestyle=":", label="mean training pose")
     ax.set(xlabel="epoch", ylabel="validation MPJPE (mm)", title="Convergence (mean over seeds, band: min–max)")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)
     return path
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from hummuss_pl.bench.common import pyplot, save_figure
 from hummuss_pl.models import MotionBERTConfig
 
 from . import accuracy
@@ -86,12 +87,7 @@ def section(scale: Scale, runs: dict[str, list[Run]]) -> Section:
 
 
 def plot(table_of: dict, path: Path, trained: int) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = pyplot().subplots(figsize=(7, 4.5))
     for cell, by_length in table_of.items():
         lengths = [n for n in LENGTHS if by_length[n].values]
         ax.errorbar(lengths, [by_length[n].mean for n in lengths], yerr=[by_length[n].std for n in lengths], marker="o",
@@ -101,9 +97,7 @@ def plot(table_of: dict, path: Path, trained: int) -> Path:
     ax.set_xticks(LENGTHS, [str(n) for n in LENGTHS])
     ax.set(xlabel="test window (frames)", ylabel="test MPJPE (mm)", title="Context generalisation (mean ± std over seeds)")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)
     return path
 
 

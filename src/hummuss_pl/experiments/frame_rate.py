@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from hummuss_pl.bench.common import pyplot, save_figure
 from hummuss_pl.models import supports_rate
 
 from . import accuracy
@@ -139,12 +140,7 @@ def growth(curve: dict) -> str:
 
 
 def plot(curves: dict, path: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = pyplot().subplots(figsize=(7, 4.5))
     for cell, curve in curves.items():
         means = [curve[k].mean for k in FACTORS]
         stds = [curve[k].std for k in FACTORS]
@@ -152,9 +148,7 @@ def plot(curves: dict, path: Path) -> Path:
     ax.set(xlabel="sub-sampling factor k (input at fps / k)", ylabel="test MPJPE (mm)", title="Frame-rate robustness (mean ± std over seeds)")
     ax.set_xticks(FACTORS)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)
     return path
 
 

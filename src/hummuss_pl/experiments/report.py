@@ -22,6 +22,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from hummuss_pl.bench.common import pyplot, save_figure
+
 from .plan import Scale
 from .runs import RESULTS, Run, Section, group_runs, load_run, markdown_table, summarise
 
@@ -118,12 +120,7 @@ def _run_dirs(paths: Sequence[str | os.PathLike]):
 
 
 def _plot_curves(groups: dict[str, list[Run]], metric: str, path: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = pyplot().subplots(figsize=(7, 4.5))
     for label, members in groups.items():
         for i, run in enumerate(members):
             curve = run.curve(metric)
@@ -131,10 +128,7 @@ def _plot_curves(groups: dict[str, list[Run]], metric: str, path: Path) -> Path:
                     label=label if i == 0 else None)  # fmt: skip
     ax.set(xlabel="epoch", ylabel=metric, title=f"{metric} per epoch (one line per run)")
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)
     return path
 
 
