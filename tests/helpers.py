@@ -123,3 +123,18 @@ def wandb_offline_config(run_file: Path) -> dict:
         if record.WhichOneof("record_type") == "config":
             config.update({item.key: json.loads(item.value_json) for item in record.config.update})
     return config
+
+
+def saved_bytes(fn) -> int:
+    """Bytes of the distinct storages autograd saves while `fn()` runs."""
+    import torch
+
+    storages: dict[int, int] = {}
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        storages[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        fn()
+    return sum(storages.values())

@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from helpers import saved_bytes
 from hummuss_pl.models import DSSM, HumMUSS, HumMUSSConfig
+from hummuss_pl.models.gdssm import Aggregate
 
 MODELS_DIR = Path(__file__).resolve().parents[1] / "src" / "hummuss_pl" / "models"
 
@@ -144,6 +146,43 @@ def test_every_variant_trains_gradients_reach_every_parameter(causal, aggregatio
     (y.square().mean() + rep.mean()).backward()
     missing = [n for n, p in model.named_parameters() if p.grad is None or not torch.isfinite(p.grad).all() or p.grad.abs().sum() == 0]
     assert not missing, missing
+
+
+@pytest.mark.parametrize("mode", ["gate", "mean", "learned"])
+@pytest.mark.parametrize("gelu_a,gelu_b", [(True, True), (False, True), (True, False), (False, False)])
+def test_activated_aggregation_equals_gelu_then_aggregate(mode, gelu_a, gelu_b):
+    """Aggregate.activated (the gate recomputes its GELUs in backward): same values and gradients."""
+    torch.manual_seed(13)
+    agg = Aggregate(6, mode).double()
+    a, b = (torch.randn(4, 6, dtype=torch.float64, requires_grad=True) for _ in range(2))
+    act = lambda t, on: torch.nn.functional.gelu(t) if on else t  # noqa: E731
+    expected = agg(act(a, gelu_a), act(b, gelu_b))
+    got = agg.activated(a, b, gelu_a, gelu_b)
+    assert torch.allclose(got, expected, rtol=0, atol=1e-15)
+    g = torch.randn_like(got)
+    for x, y in zip(torch.autograd.grad(got, (a, b), g), torch.autograd.grad(expected, (a, b), g)):
+        assert torch.allclose(x, y, atol=1e-14)
+    assert torch.autograd.gradcheck(lambda a, b: agg.activated(a, b, gelu_a, gelu_b), (a, b))
+
+
+@pytest.mark.parametrize("block", ["bidirectional", "causal"])
+def test_blocks_keep_one_copy_of_each_activation_for_backward(block):
+    """What a training forward of a gated block keeps, per token: the LayerNorm's input and output,
+    the input projection's output (the GELUs' inputs), the SSM's input and output, the gate inputs,
+    and each later projection's input; no GELU output beside its input and nothing of the FFT
+    (bidirectional 5D + 3nD + 6D/k floats, causal 2D + 3nD + 3D/k; the old layout kept 2nD + 8D/k
+    more for the bidirectional block, nD + 4D/k more for the causal one)."""
+    from hummuss_pl.models.gdssm import BiGDSSM, UniGDSSM
+
+    torch.manual_seed(14)
+    dim, expand, reduce, tokens = 32, 3, 2, 64 * 100
+    if block == "bidirectional":
+        layer, per_token = BiGDSSM(dim, expand, reduce, 16), 5 * dim + 3 * expand * dim + 6 * dim // reduce
+    else:
+        layer, per_token = UniGDSSM(dim, expand, reduce, 16), 2 * dim + 3 * expand * dim + 3 * dim // reduce
+    x = torch.randn(64, 100, dim, requires_grad=True)  # 100 frames: the FFT path
+    saved = saved_bytes(lambda: layer(x)) / 4 / tokens
+    assert per_token <= saved <= per_token + 16, (saved, per_token)  # + weights, kernel, LayerNorm statistics
 
 
 def test_masked_joints_and_frames_give_finite_outputs_and_gradients():

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from hummuss_pl.models import DSSM, param_groups
+from helpers import saved_bytes
 from hummuss_pl.models.ssm import TOEPLITZ_MAX_LEN, causal_conv, power_sum, toeplitz, toeplitz_conv
 
 
@@ -139,6 +140,39 @@ def test_toeplitz_convolution_gradients_equal_the_direct_convolution():
     got = torch.autograd.grad(toeplitz_conv(u, toeplitz(k)), (u, k), g)
     for a, b in zip(got, expected):
         assert torch.allclose(a, b, atol=1e-10)
+
+
+def test_fft_convolution_gradients_equal_the_direct_convolution():
+    """The FFT convolution's hand-written backward, on its hardest case: causal and reverse
+    channels, one kernel per sample broadcast over a second batch axis (per-sample rates)."""
+    torch.manual_seed(12)
+    batch, joints, length, h, rev = 3, 2, 70, 6, 2
+    u = torch.randn(batch, joints, length, h, dtype=torch.float64, requires_grad=True)
+    k = torch.randn(batch, 1, h, length, dtype=torch.float64, requires_grad=True)  # (*R, H, L), R = (B, 1)
+    g = torch.randn(batch, joints, length, h, dtype=torch.float64)
+
+    def reference(u, k):
+        out = []
+        for b in range(batch):
+            causal = direct_conv(u[b], k[b, 0])  # (J, L, H), every channel causal
+            anti = direct_conv(u[b].flip(-2), k[b, 0]).flip(-2)  # every channel anti-causal
+            out.append(torch.cat([causal[..., : h - rev], anti[..., h - rev :]], dim=-1))
+        return torch.stack(out)
+
+    y = causal_conv(u, k, rev)
+    assert torch.allclose(y, reference(u, k), atol=1e-10)
+    expected = torch.autograd.grad(reference(u, k), (u, k), g)
+    got = torch.autograd.grad(y, (u, k), g)
+    for a, b in zip(got, expected):
+        assert a.shape == b.shape and torch.allclose(a, b, atol=1e-10)
+    assert torch.autograd.gradcheck(lambda u, k: causal_conv(u, k, rev), (u[:1, :1, :9], k[:1, :, :, :9]))
+
+
+def test_fft_convolution_keeps_only_its_input_and_kernel_for_backward():
+    """Autograd through rfft/irfft would keep the zero-padded input and u's spectrum (4× u)."""
+    u = torch.randn(4, 300, 32, requires_grad=True)
+    k = torch.randn(32, 300, requires_grad=True)
+    assert saved_bytes(lambda: causal_conv(u, k, 8)) == u.numel() * 4 + k.numel() * 4
 
 
 @pytest.mark.parametrize("length", [5, TOEPLITZ_MAX_LEN, TOEPLITZ_MAX_LEN + 1, 300])

@@ -49,6 +49,38 @@ class Aggregate(nn.Module):
         w = torch.softmax(self.weight(torch.cat([a, b], dim=-1)), dim=-1)  # (..., 2)
         return w[..., :1] * a + w[..., 1:] * b
 
+    def activated(self, a: Tensor, b: Tensor, gelu_a: bool, gelu_b: bool) -> Tensor:
+        """self(σ(a) if gelu_a else a, σ(b) if gelu_b else b), the same values. In training, a
+        gate keeps only a and b for its backward pass and recomputes the GELUs there: a wide
+        GELU output is not kept beside its input."""
+        if self.mode == "gate" and torch.is_grad_enabled() and (a.requires_grad or b.requires_grad):
+            return _GeluGate.apply(a, b, gelu_a, gelu_b)
+        return self(F.gelu(a) if gelu_a else a, F.gelu(b) if gelu_b else b)
+
+
+class _GeluGate(torch.autograd.Function):
+    """σ(a) ⊙ σ(b), each GELU optional, saving a and b only (the GELUs are recomputed in backward)."""
+
+    @staticmethod
+    def forward(ctx, a: Tensor, b: Tensor, gelu_a: bool, gelu_b: bool) -> Tensor:
+        ctx.save_for_backward(a, b)
+        ctx.gelus = (gelu_a, gelu_b)
+        return (F.gelu(a) if gelu_a else a) * (F.gelu(b) if gelu_b else b)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> tuple[Tensor | None, Tensor | None, None, None]:
+        a, b = ctx.saved_tensors
+        gelu_a, gelu_b = ctx.gelus
+        act_a, act_b = (F.gelu(a) if gelu_a else a), (F.gelu(b) if gelu_b else b)
+        grad_a = grad_b = None
+        if ctx.needs_input_grad[0]:
+            grad_a = grad * act_b
+            grad_a = torch.ops.aten.gelu_backward(grad_a, a) if gelu_a else grad_a
+        if ctx.needs_input_grad[1]:
+            grad_b = grad * act_a
+            grad_b = torch.ops.aten.gelu_backward(grad_b, b) if gelu_b else grad_b
+        return grad_a, grad_b, None, None
+
 
 def _width(dim: int, factor: float, what: str) -> int:
     width = dim * factor
@@ -80,10 +112,11 @@ class BiGDSSM(_GatedBlock):
         out  = x + (x_cb ⊙ x_id) W_out               nD → D
 
     Layout: W_id, W_f1, W_b1 act on the same x_N, so they are one projection `w_in` (columns
-    [x_id | f | b]) followed by one GELU (flipping commutes with a per-token map). DSSM_f and
-    DSSM_b are one `DSSM` with 2·D/k independent channels: [0, D/k) run forward in time, [D/k, 2D/k)
-    backwards (`reverse`: flip, causal DSSM, flip back, computed without the flips). Same function
-    and parameter count as separate layers, fewer kernels and copies.
+    [x_id | f | b]; flipping commutes with a per-token map). DSSM_f and DSSM_b are one `DSSM` with
+    2·D/k independent channels: [0, D/k) run forward in time, [D/k, 2D/k) backwards (`reverse`:
+    flip, causal DSSM, flip back, computed without the flips). The GELUs of x_id and x_cb are taken
+    inside the output gate (`Aggregate.activated`), which in training keeps their inputs only. Same
+    function and parameter count as separate layers, fewer kernels, copies and saved activations.
     """
 
     def __init__(self, dim: int, expand: float, reduce: int, state_size: int, aggregation: AggregationMode = "gate", **ssm_kwargs) -> None:
@@ -98,10 +131,10 @@ class BiGDSSM(_GatedBlock):
 
     def forward(self, x: Tensor, rate: Rate = 1.0) -> Tensor:
         """x: (..., L, D) → (..., L, D)."""
-        x_id, fb = F.gelu(self.w_in(self.norm(x))).split(self.split, dim=-1)
-        s_f, s_b = self.ssm(fb, rate).chunk(2, dim=-1)  # (..., L, D/k) each: forward, backward in time
-        x_cb = F.gelu(self.w_cb(self.mix_fb(self.w_f2(s_f), self.w_b2(s_b))))
-        return x + self.w_out(self.mix_out(x_cb, x_id))
+        id_in, fb_in = self.w_in(self.norm(x)).split(self.split, dim=-1)  # pre-activations of x_id and [f | b]
+        s_f, s_b = self.ssm(F.gelu(fb_in), rate).chunk(2, dim=-1)  # (..., L, D/k) each: forward, backward in time
+        cb_in = self.w_cb(self.mix_fb(self.w_f2(s_f), self.w_b2(s_b)))
+        return x + self.w_out(self.mix_out.activated(cb_in, id_in, gelu_a=True, gelu_b=True))  # x_cb ⊙ x_id
 
 
 class UniGDSSM(_GatedBlock):
@@ -111,7 +144,8 @@ class UniGDSSM(_GatedBlock):
         x_f  = DSSM_f(σ(x_N W_f1)) W_f2             D → D/k → nD
         out  = x + (x_f ⊙ x_id) W_out               nD → D
 
-    W_id and W_f1 are one projection `w_in` (columns [x_id | f]) followed by one GELU.
+    W_id and W_f1 are one projection `w_in` (columns [x_id | f]); the GELU of x_id is taken inside
+    the gate (`Aggregate.activated`).
     """
 
     def __init__(self, dim: int, expand: float, reduce: int, state_size: int, aggregation: AggregationMode = "gate", **ssm_kwargs) -> None:
@@ -122,22 +156,23 @@ class UniGDSSM(_GatedBlock):
         self.w_f2 = nn.Linear(self.narrow, self.wide)
 
     def _paths(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        x_id, f = F.gelu(self.w_in(self.norm(x))).split(self.split, dim=-1)
-        return x_id, f
+        """The pre-activation of x_id, and σ(x_N W_f1)."""
+        id_in, f_in = self.w_in(self.norm(x)).split(self.split, dim=-1)
+        return id_in, F.gelu(f_in)
 
-    def _finish(self, x: Tensor, x_id: Tensor, s: Tensor) -> Tensor:
-        return x + self.w_out(self.mix_out(self.w_f2(s), x_id))
+    def _finish(self, x: Tensor, id_in: Tensor, s: Tensor) -> Tensor:
+        return x + self.w_out(self.mix_out.activated(self.w_f2(s), id_in, gelu_a=False, gelu_b=True))  # x_f ⊙ x_id
 
     def forward(self, x: Tensor, rate: Rate = 1.0) -> Tensor:
         """x: (..., L, D) → (..., L, D), causal along L."""
-        x_id, f = self._paths(x)
-        return self._finish(x, x_id, self.ssm(f, rate))
+        id_in, f = self._paths(x)
+        return self._finish(x, id_in, self.ssm(f, rate))
 
     def init_state(self, *batch_shape: int, device: torch.device | str | None = None) -> Tensor:
         return self.ssm.init_state(*batch_shape, device=device)
 
     def step(self, x: Tensor, state: Tensor, rate: Rate = 1.0) -> tuple[Tensor, Tensor]:
         """One sequence position: x (..., D), state (..., H, M) → (..., D), next state."""
-        x_id, f = self._paths(x)
+        id_in, f = self._paths(x)
         s, state = self.ssm.step(f, state, rate)
-        return self._finish(x, x_id, s), state
+        return self._finish(x, id_in, s), state

@@ -54,6 +54,56 @@ def _float32_only(device_type: str) -> AbstractContextManager:
     return torch.autocast(device_type=device_type, enabled=False) if torch.is_autocast_enabled(device_type) else nullcontext()
 
 
+def _conj_last(x: Tensor, count: int) -> Tensor:
+    """x (..., H, F) complex with its last `count` channels conjugated."""
+    if not count:
+        return x
+    h = x.shape[-2]
+    return torch.cat([x[..., : h - count, :], x[..., h - count :, :].conj()], dim=-2)
+
+
+def _spectrum(k: Tensor, n: int, reverse: int) -> Tensor:
+    """rfft of the kernels k (*R, H, L) at size n, conjugated on the last `reverse` channels
+    (conjugating a real signal's spectrum reverses it in time: those channels correlate)."""
+    return _conj_last(torch.fft.rfft(k, n=n), reverse)  # (*R, H, n//2+1)
+
+
+def _spectral_product(u: Tensor, k_f: Tensor, n: int) -> Tensor:
+    """irfft(rfft(u) · k_f) cut to u's length: u (..., L, H), k_f (*R, H, n//2+1) → (..., L, H)."""
+    length = u.shape[-2]
+    u_f = torch.fft.rfft(u.transpose(-1, -2), n=n)  # (..., H, n//2+1)
+    return torch.fft.irfft(u_f * k_f, n=n)[..., :length].transpose(-1, -2)  # (..., H, L) → (..., L, H)
+
+
+class _FFTConv(torch.autograd.Function):
+    """`causal_conv` with a hand-written backward that keeps only u and the kernel: autograd would
+    keep the zero-padded input of the FFT and u's spectrum, four times u's size. The gradients are
+    convolutions too (d/du: by the conjugated spectrum; d/dk: u's spectrum, recomputed, times the
+    gradient's), each cut to L lags, so the size-2L FFT leaves them free of wrap-around as well."""
+
+    @staticmethod
+    def forward(ctx, u: Tensor, k: Tensor, reverse: int) -> Tensor:
+        ctx.save_for_backward(u, k)
+        ctx.reverse = reverse
+        return _spectral_product(u, _spectrum(k, 2 * u.shape[-2], reverse), 2 * u.shape[-2])
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> tuple[Tensor | None, Tensor | None, None]:
+        u, k = ctx.saved_tensors
+        length = u.shape[-2]
+        n = 2 * length
+        k_f = _spectrum(k, n, ctx.reverse)  # (*R, H, n//2+1), as used in forward
+        grad_u = grad_k = None
+        if ctx.needs_input_grad[0]:  # y = irfft(U K) → dL/du = irfft(G conj(K)), the adjoint (correlation)
+            grad_u = _spectral_product(grad, k_f.conj(), n)
+        if ctx.needs_input_grad[1]:  # dL/dk[l] = Σ g[t] u[t − l] (causal) or Σ g[t] u[t + l] (reverse)
+            g_f = torch.fft.rfft(grad.transpose(-1, -2), n=n)  # (..., H, n//2+1)
+            u_f = torch.fft.rfft(u.transpose(-1, -2), n=n)
+            cross = (g_f * u_f.conj()).sum_to_size(k_f.shape)  # (*R, H, n//2+1): summed over the batch
+            grad_k = torch.fft.irfft(_conj_last(cross, ctx.reverse), n=n)[..., :length]  # (*R, H, L)
+        return grad_u, grad_k, None
+
+
 def causal_conv(u: Tensor, k: Tensor, reverse: int = 0) -> Tensor:
     """Causal convolution along the sequence axis: y[t] = Σ_{s≤t} k[t-s] · u[s].
 
@@ -63,15 +113,10 @@ def causal_conv(u: Tensor, k: Tensor, reverse: int = 0) -> Tensor:
     kernel's spectrum. Uses an FFT of size 2L (a size-L FFT would wrap the tail of the signal
     around to its start; with 2L the correlation's negative lags land in the zero padding).
     """
-    length = u.shape[-2]
-    n = 2 * length
-    u_f = torch.fft.rfft(u.transpose(-1, -2), n=n)  # (..., H, n//2+1)
-    k_f = torch.fft.rfft(k, n=n)  # (*R, H, n//2+1)
-    if reverse:
-        h = k_f.shape[-2]
-        k_f = torch.cat([k_f[..., : h - reverse, :], k_f[..., h - reverse :, :].conj()], dim=-2)
-    y = torch.fft.irfft(u_f * k_f, n=n)[..., :length]  # (..., H, L)
-    return y.transpose(-1, -2)  # (..., L, H)
+    if torch.is_grad_enabled() and (u.requires_grad or k.requires_grad):
+        return _FFTConv.apply(u, k, reverse)
+    n = 2 * u.shape[-2]
+    return _spectral_product(u, _spectrum(k, n, reverse), n)
 
 
 def toeplitz(k: Tensor, reverse: int = 0) -> Tensor:
