@@ -55,24 +55,36 @@ def _float32_only(device_type: str) -> AbstractContextManager:
 
 
 def _conj_last(x: Tensor, count: int) -> Tensor:
-    """x (..., H, F) complex with its last `count` channels conjugated."""
+    """x (..., H) complex with its last `count` channels conjugated."""
     if not count:
         return x
-    h = x.shape[-2]
-    return torch.cat([x[..., : h - count, :], x[..., h - count :, :].conj()], dim=-2)
+    h = x.shape[-1]
+    return torch.cat([x[..., : h - count], x[..., h - count :].conj()], dim=-1)
 
 
 def _spectrum(k: Tensor, n: int, reverse: int) -> Tensor:
-    """rfft of the kernels k (*R, H, L) at size n, conjugated on the last `reverse` channels
-    (conjugating a real signal's spectrum reverses it in time: those channels correlate)."""
-    return _conj_last(torch.fft.rfft(k, n=n), reverse)  # (*R, H, n//2+1)
+    """rfft of the kernels k (*R, H, L) at size n, as (*R, n//2+1, H), conjugated on the last
+    `reverse` channels (conjugating a real signal's spectrum reverses it in time: those channels
+    correlate)."""
+    return _conj_last(torch.fft.rfft(k, n=n).transpose(-1, -2), reverse)  # (*R, H, n//2+1) → (*R, n//2+1, H)
+
+
+# The FFTs run along the sequence axis -2 in place: on this layout they are faster than a
+# transpose to channel-major and an FFT along the last axis (8.6 vs 12.7 ms for 17 × 243 × 256,
+# one thread).
+def _rfft_tokens(u: Tensor, n: int) -> Tensor:
+    """rfft along the sequence axis of u (..., L, H) at size n → (..., n//2+1, H)."""
+    return torch.fft.rfft(u, n=n, dim=-2)
+
+
+def _from_spectrum(y_f: Tensor, n: int, length: int) -> Tensor:
+    """irfft of y_f (..., n//2+1, H) along the frequency axis, cut to `length` → (..., length, H)."""
+    return torch.fft.irfft(y_f, n=n, dim=-2)[..., :length, :]
 
 
 def _spectral_product(u: Tensor, k_f: Tensor, n: int) -> Tensor:
-    """irfft(rfft(u) · k_f) cut to u's length: u (..., L, H), k_f (*R, H, n//2+1) → (..., L, H)."""
-    length = u.shape[-2]
-    u_f = torch.fft.rfft(u.transpose(-1, -2), n=n)  # (..., H, n//2+1)
-    return torch.fft.irfft(u_f * k_f, n=n)[..., :length].transpose(-1, -2)  # (..., H, L) → (..., L, H)
+    """irfft(rfft(u) · k_f) cut to u's length: u (..., L, H), k_f (*R, n//2+1, H) → (..., L, H)."""
+    return _from_spectrum(_rfft_tokens(u, n) * k_f, n, u.shape[-2])
 
 
 class _FFTConv(torch.autograd.Function):
@@ -92,15 +104,14 @@ class _FFTConv(torch.autograd.Function):
         u, k = ctx.saved_tensors
         length = u.shape[-2]
         n = 2 * length
-        k_f = _spectrum(k, n, ctx.reverse)  # (*R, H, n//2+1), as used in forward
+        k_f = _spectrum(k, n, ctx.reverse)  # (*R, n//2+1, H), as used in forward
+        g_f = _rfft_tokens(grad, n)  # (..., n//2+1, H)
         grad_u = grad_k = None
         if ctx.needs_input_grad[0]:  # y = irfft(U K) → dL/du = irfft(G conj(K)), the adjoint (correlation)
-            grad_u = _spectral_product(grad, k_f.conj(), n)
+            grad_u = _from_spectrum(g_f * k_f.conj(), n, length)
         if ctx.needs_input_grad[1]:  # dL/dk[l] = Σ g[t] u[t − l] (causal) or Σ g[t] u[t + l] (reverse)
-            g_f = torch.fft.rfft(grad.transpose(-1, -2), n=n)  # (..., H, n//2+1)
-            u_f = torch.fft.rfft(u.transpose(-1, -2), n=n)
-            cross = (g_f * u_f.conj()).sum_to_size(k_f.shape)  # (*R, H, n//2+1): summed over the batch
-            grad_k = torch.fft.irfft(_conj_last(cross, ctx.reverse), n=n)[..., :length]  # (*R, H, L)
+            cross = (g_f * _rfft_tokens(u, n).conj()).sum_to_size(k_f.shape)  # (*R, n//2+1, H): summed over the batch
+            grad_k = _from_spectrum(_conj_last(cross, ctx.reverse), n, length).transpose(-1, -2)  # (*R, L, H) → (*R, H, L)
         return grad_u, grad_k, None
 
 
@@ -189,6 +200,61 @@ def toeplitz_conv(u: Tensor, t: Tensor) -> Tensor:
     return y.view(*lead, length, h)
 
 
+def _lag_powers(z: Tensor, lags: Tensor) -> Tensor:
+    """exp(lag·z) for each lag, z (..., M) complex → (..., len(lags), 2M) real: [Re | Im] along
+    the last axis. Formed from e^{lag·Re z} and the cosine and sine of lag·Im z (vectorised,
+    where complex exp is not), with the modes innermost so that every op runs over M at a time."""
+    mag = torch.exp(lags[:, None] * z.real[..., None, :])  # (..., n, M)
+    phase = lags[:, None] * z.imag[..., None, :]
+    return (torch.stack([torch.cos(phase), torch.sin(phase)], dim=-2) * mag.unsqueeze(-2)).flatten(-2)  # (..., n, 2, M) → (..., n, 2M)
+
+
+def _split_powers(w: Tensor, z: Tensor, length: int) -> tuple[Tensor, Tensor, Tensor]:
+    """The split-lag factors of `power_sum`, in real arithmetic, each (..., lags, 2M) as [Re | Im]:
+    X = exp(qS·z) (Q lags), the left operand [Re P | −Im P] with P = w·X (Q lags) and
+    E = exp(r·z) (S lags), so that K (..., Q, S) = 2 · left @ Eᵀ."""
+    step = math.isqrt(length - 1) + 1 if length > 1 else 1  # S = ⌈√length⌉
+    blocks = -(-length // step)  # Q = ⌈length / S⌉
+    lag = torch.arange(step, device=z.device, dtype=z.real.dtype)
+    inner = _lag_powers(z, lag)  # (..., S, 2M)
+    outer = _lag_powers(z, lag[:blocks] * step)  # (..., Q, 2M)
+    # [Re P | −Im P] = [w_re·Re X − w_im·Im X | −w_re·Im X − w_im·Re X]
+    x = outer.unflatten(-1, (2, -1))  # (..., Q, 2, M)
+    w_re, w_im = w.real[..., None, :], w.imag[..., None, None, :]  # (..., 1, M), (..., 1, 1, M)
+    left = x * torch.stack([w_re, -w_re], dim=-2) - x.flip(-2) * w_im  # (..., Q, 2, M)
+    return outer, left.flatten(-2), inner  # (..., Q, 2M), (..., Q, 2M), (..., S, 2M)
+
+
+class _PowerSum(torch.autograd.Function):
+    """`power_sum` with a hand-written backward. With G = dL/dK laid out as (Q, S) (K[qS + r]):
+        dL/dw = 2 conj(Σ_q X[q] · Σ_r G[q, r] E[r]),   dL/dz = 2 conj(w · Σ_q X[q] · Σ_r k·G[q, r] E[r])
+    (torch's convention for complex inputs, k = qS + r): one real matmul of [G; k·G] by
+    [Re E | Im E] and products over (Q, M), where autograd would run a dozen elementwise backward
+    passes of the exponentials and broadcasts. Keeps w, X and E."""
+
+    @staticmethod
+    def forward(ctx, w: Tensor, z: Tensor, length: int) -> Tensor:
+        w, z = torch.broadcast_tensors(w, z)
+        outer, left, inner = _split_powers(w, z, length)
+        ctx.save_for_backward(w, outer, inner)
+        ctx.length = length
+        return (2 * (left @ inner.transpose(-1, -2))).flatten(-2)[..., :length]  # (..., Q, S) → (..., length)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> tuple[Tensor, Tensor, None]:
+        w, outer, inner = ctx.saved_tensors
+        blocks, step = outer.shape[-2], inner.shape[-2]
+        g = torch.nn.functional.pad(grad.to(inner.dtype), (0, blocks * step - ctx.length))
+        lag = torch.arange(blocks * step, device=g.device, dtype=g.dtype)
+        g2 = torch.cat([g, g * lag], dim=-1).unflatten(-1, (2 * blocks, step))  # (..., 2Q, S): [G; k·G]
+        ge = (g2 @ inner).unflatten(-2, (2, blocks)).unflatten(-1, (2, -1))  # (..., 2, Q, 2, M): Σ_r G E, Σ_r k·G E
+        ge_re, ge_im = ge[..., 0, :], ge[..., 1, :]  # (..., 2, Q, M)
+        x = outer.unflatten(-1, (2, -1)).unsqueeze(-4)  # (..., 1, Q, 2, M)
+        x_re, x_im = x[..., 0, :], x[..., 1, :]  # (..., 1, Q, M)
+        s = torch.complex((ge_re * x_re - ge_im * x_im).sum(-2), (ge_re * x_im + ge_im * x_re).sum(-2))  # (..., 2, M)
+        return 2 * s[..., 0, :].conj(), 2 * (w * s[..., 1, :]).conj(), None
+
+
 def power_sum(w: Tensor, z: Tensor, length: int) -> Tensor:
     """K[..., k] = 2 Re Σ_m w_m exp(k·z_m) for k = 0 … length − 1; w, z: (..., M) complex → (..., length) real.
 
@@ -197,19 +263,15 @@ def power_sum(w: Tensor, z: Tensor, length: int) -> Tensor:
     one (Q × M) by (M × S) matrix product per channel, written in real arithmetic
     (Re(ab) = Re a Re b − Im a Im b). Only (..., M, Q + S) exponentials are computed, and only they
     are kept for the backward pass, instead of the (..., M, length) powers: at 2048 frames and
-    M = 64 that is 46× fewer, and the memory no longer grows with H × M × L.
-    Each power is formed as one exponential of the exact product k·z in z's precision (float64 for
+    M = 64 that is 46× fewer, and the memory no longer grows with H × M × L. The backward pass is
+    written out (`_PowerSum`).
+    Each power is formed from the exact products k·Re z and k·Im z in z's precision (float64 for
     the kernel: the phase k·Im z reaches thousands of radians), so the split loses no accuracy.
     """
-    step = math.isqrt(length - 1) + 1 if length > 1 else 1  # S = ⌈√length⌉
-    blocks = -(-length // step)  # Q = ⌈length / S⌉
-    lag = torch.arange(step, device=z.device, dtype=z.real.dtype)
-    inner = torch.exp(z[..., None] * lag)  # (..., M, S): exp(r·z)
-    outer = w[..., None] * torch.exp(z[..., None] * (lag[:blocks] * step))  # (..., M, Q): w·exp(qS·z)
-    left = torch.cat([outer.real, -outer.imag], dim=-2).transpose(-1, -2)  # (..., Q, 2M)
-    right = torch.cat([inner.real, inner.imag], dim=-2)  # (..., 2M, S)
-    kern = 2 * (left @ right)  # (..., Q, S): K[q·S + r]
-    return kern.flatten(-2)[..., :length]  # (..., Q·S) → (..., length)
+    if torch.is_grad_enabled() and (w.requires_grad or z.requires_grad):
+        return _PowerSum.apply(w, z, length)
+    _, left, inner = _split_powers(w, z, length)
+    return (2 * (left @ inner.transpose(-1, -2))).flatten(-2)[..., :length]  # (..., Q, S) → (..., length)
 
 
 class DSSM(nn.Module):
