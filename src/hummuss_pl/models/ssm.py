@@ -82,9 +82,10 @@ def _from_spectrum(y_f: Tensor, n: int, length: int) -> Tensor:
     return torch.fft.irfft(y_f, n=n, dim=-2)[..., :length, :]
 
 
-def _spectral_product(u: Tensor, k_f: Tensor, n: int) -> Tensor:
-    """irfft(rfft(u) · k_f) cut to u's length: u (..., L, H), k_f (*R, n//2+1, H) → (..., L, H)."""
-    return _from_spectrum(_rfft_tokens(u, n) * k_f, n, u.shape[-2])
+def _spectral_conv(u: Tensor, k: Tensor, reverse: int) -> Tensor:
+    """`causal_conv`'s values: irfft(rfft(u) · K) at size 2L, cut to u's length L."""
+    n = 2 * u.shape[-2]
+    return _from_spectrum(_rfft_tokens(u, n) * _spectrum(k, n, reverse), n, u.shape[-2])
 
 
 class _FFTConv(torch.autograd.Function):
@@ -97,7 +98,7 @@ class _FFTConv(torch.autograd.Function):
     def forward(ctx, u: Tensor, k: Tensor, reverse: int) -> Tensor:
         ctx.save_for_backward(u, k)
         ctx.reverse = reverse
-        return _spectral_product(u, _spectrum(k, 2 * u.shape[-2], reverse), 2 * u.shape[-2])
+        return _spectral_conv(u, k, reverse)
 
     @staticmethod
     def backward(ctx, grad: Tensor) -> tuple[Tensor | None, Tensor | None, None]:
@@ -126,8 +127,7 @@ def causal_conv(u: Tensor, k: Tensor, reverse: int = 0) -> Tensor:
     """
     if torch.is_grad_enabled() and (u.requires_grad or k.requires_grad):
         return _FFTConv.apply(u, k, reverse)
-    n = 2 * u.shape[-2]
-    return _spectral_product(u, _spectrum(k, n, reverse), n)
+    return _spectral_conv(u, k, reverse)
 
 
 def toeplitz(k: Tensor, reverse: int = 0) -> Tensor:
@@ -225,6 +225,11 @@ def _split_powers(w: Tensor, z: Tensor, length: int) -> tuple[Tensor, Tensor, Te
     return outer, left.flatten(-2), inner  # (..., Q, 2M), (..., Q, 2M), (..., S, 2M)
 
 
+def _split_product(left: Tensor, inner: Tensor, length: int) -> Tensor:
+    """K = 2 · left @ Eᵀ (..., Q, S), read as K[qS + r] and cut to `length` → (..., length)."""
+    return (2 * (left @ inner.transpose(-1, -2))).flatten(-2)[..., :length]  # (..., Q, S) → (..., Q·S)
+
+
 class _PowerSum(torch.autograd.Function):
     """`power_sum` with a hand-written backward. With G = dL/dK laid out as (Q, S) (K[qS + r]):
         dL/dw = 2 conj(Σ_q X[q] · Σ_r G[q, r] E[r]),   dL/dz = 2 conj(w · Σ_q X[q] · Σ_r k·G[q, r] E[r])
@@ -238,7 +243,7 @@ class _PowerSum(torch.autograd.Function):
         outer, left, inner = _split_powers(w, z, length)
         ctx.save_for_backward(w, outer, inner)
         ctx.length = length
-        return (2 * (left @ inner.transpose(-1, -2))).flatten(-2)[..., :length]  # (..., Q, S) → (..., length)
+        return _split_product(left, inner, length)
 
     @staticmethod
     def backward(ctx, grad: Tensor) -> tuple[Tensor, Tensor, None]:
@@ -271,7 +276,7 @@ def power_sum(w: Tensor, z: Tensor, length: int) -> Tensor:
     if torch.is_grad_enabled() and (w.requires_grad or z.requires_grad):
         return _PowerSum.apply(w, z, length)
     _, left, inner = _split_powers(w, z, length)
-    return (2 * (left @ inner.transpose(-1, -2))).flatten(-2)[..., :length]  # (..., Q, S) → (..., length)
+    return _split_product(left, inner, length)
 
 
 class DSSM(nn.Module):
