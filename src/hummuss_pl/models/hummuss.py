@@ -19,7 +19,7 @@ from torch import Tensor, nn
 from .gdssm import Aggregate, AggregationMode, BiGDSSM, UniGDSSM
 from .inputs import as_dtype_of, check_batch_size, check_keypoints
 from .ssm import Rate
-from .streaming import Streamer
+from .streaming import Streamer, input_major_weights
 
 HumMUSSState = list[Tensor]
 
@@ -224,10 +224,11 @@ class HumMUSS(nn.Module):
 
 
 class HumMUSSStreamer(Streamer):
-    """Frame-by-frame inference for a causal HumMUSS: constant time and memory per frame."""
+    """Frame-by-frame inference for a causal HumMUSS: constant time and memory per frame. It lays
+    the model's Linear weights out input-major (`input_major_weights`; values unchanged)."""
 
     def __init__(self, model: HumMUSS, batch_size: int, device: torch.device | str | None = None, compile: bool = False) -> None:
-        self.model, self.batch_size = model, batch_size
+        self.model, self.batch_size = input_major_weights(model), batch_size
         self.device = device if device is not None else next(model.parameters()).device
         self.compiled = compile
         self._step = torch.compile(model.step, dynamic=False) if compile else model.step

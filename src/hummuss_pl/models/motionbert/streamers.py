@@ -9,7 +9,7 @@ import torch
 from torch import Tensor
 
 from ..inputs import check_keypoints
-from ..streaming import Streamer
+from ..streaming import Streamer, input_major_weights
 
 if TYPE_CHECKING:  # the model imports this module when it builds a streamer
     from .model import MotionBERT, Rate
@@ -104,14 +104,15 @@ class MotionBERTKVStreamer(Streamer):
     table with maxlen rows, so frame maxlen has no embedding, and sliding the window instead would
     move every cached frame to a new position and change every cached key and value. Pushing
     frame max_frames + 1 raises (the streamer stays usable after `reset()`); use mode="window" for
-    longer streams.
+    longer streams. Like HumMUSS's streamer it lays the model's Linear weights out input-major
+    (`input_major_weights`; values unchanged): each push multiplies a few rows by every weight.
     """
 
     def __init__(
         self, model: MotionBERT, batch_size: int, device: torch.device | str | None = None, max_frames: int | None = None
     ) -> None:
         model._require_causal("streamer")
-        self.model, self.batch_size = model, batch_size
+        self.model, self.batch_size = input_major_weights(model), batch_size
         self.device = device if device is not None else model.temp_embed.device
         self.max_frames = model._kv_capacity(max_frames)
         self._cache = model.init_kv_cache(batch_size, self.device, self.max_frames)
