@@ -13,7 +13,7 @@ pytestmark = pytest.mark.slow
 
 def test_task_compile_option_gives_the_eager_outputs_gradients_and_checkpoint_keys():
     """The bidirectional model: its spatial and temporal blocks take both anti-causal paths (the
-    transposed Toeplitz matrix and the conjugated spectrum); the causal blocks' step is compiled
+    anti-causal taps and the conjugated spectrum); the causal blocks' step is compiled
     in the streaming test below."""
     backbone = "hummuss-tiny-bidirectional"
     torch.manual_seed(0)
@@ -22,7 +22,7 @@ def test_task_compile_option_gives_the_eager_outputs_gradients_and_checkpoint_ke
     compiled.load_state_dict(eager.state_dict())  # strict: the compiled task has the eager parameter names
     assert list(compiled.state_dict()) == list(eager.state_dict())
     assert compiled.hparams.compile is True
-    x = torch.randn(2, 20, 17, 3)  # (B, F, J, 3): the Toeplitz (joints) and FFT (frames) paths
+    x = torch.randn(2, 20, 17, 3)  # (B, F, J, 3): the depthwise (joints) and FFT (frames) paths
     grads = []
     for task in (eager, compiled):
         y = task.backbone(x)

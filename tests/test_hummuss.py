@@ -207,7 +207,7 @@ def test_single_frame_and_long_sequences_work():
 
 @pytest.mark.parametrize("causal", [False, True])
 def test_bf16_autocast_keeps_every_ssm_in_float32(causal):
-    """Inside a bf16-autocast forward, every DSSM (spatial: Toeplitz path; temporal: FFT path)
+    """Inside a bf16-autocast forward, every DSSM (spatial: depthwise path; temporal: FFT path)
     returns exactly its float32 result on the bf16 input it got; the model's output stays close to
     the float32 model."""
     torch.manual_seed(9)

@@ -7,7 +7,7 @@ import torch
 
 from hummuss_pl.models import DSSM, param_groups
 from helpers import saved_bytes
-from hummuss_pl.models.ssm import TOEPLITZ_MAX_LEN, causal_conv, power_sum, toeplitz, toeplitz_conv
+from hummuss_pl.models.ssm import DEPTHWISE_MAX_LEN, causal_conv, joint_conv, lag_taps, power_sum
 
 
 def reference_bbar(lam: torch.Tensor, dt: float) -> torch.Tensor:
@@ -131,15 +131,28 @@ def test_training_keeps_no_state_by_length_tensors_for_the_kernel():
     assert saved_bytes(2048) < 4 * saved_bytes(243)  # 8.4× the length, ≈ 2.9× the √length
 
 
-def test_toeplitz_convolution_gradients_equal_the_direct_convolution():
+@pytest.mark.parametrize("reverse", [0, 2, 6])
+def test_joint_convolution_and_its_gradients_equal_the_direct_convolution(reverse):
+    """The depthwise convolution of short sequences and its hand-written backward (the taps'
+    gradient from diagonal sums of one bmm), causal, mixed and all anti-causal channels."""
     torch.manual_seed(10)
-    u = torch.randn(5, 17, 6, dtype=torch.float64, requires_grad=True)
-    k = torch.randn(6, 17, dtype=torch.float64, requires_grad=True)
-    g = torch.randn(5, 17, 6, dtype=torch.float64)
-    expected = torch.autograd.grad(direct_conv(u, k), (u, k), g)
-    got = torch.autograd.grad(toeplitz_conv(u, toeplitz(k)), (u, k), g)
+    length, h = 17, 6
+    u = torch.randn(10, length, h, dtype=torch.float64, requires_grad=True)
+    k = torch.randn(h, length, dtype=torch.float64, requires_grad=True)
+    g = torch.randn(10, length, h, dtype=torch.float64)
+
+    def reference(u, k):
+        causal = direct_conv(u, k)  # every channel causal
+        anti = direct_conv(u.flip(-2), k).flip(-2)  # every channel anti-causal
+        return torch.cat([causal[..., : h - reverse], anti[..., h - reverse :]], dim=-1)
+
+    y = joint_conv(u.unflatten(0, (2, 5)), lag_taps(k, reverse)).flatten(0, 1)  # any leading dims
+    assert torch.allclose(y, reference(u, k), atol=1e-10)
+    expected = torch.autograd.grad(reference(u, k), (u, k), g)
+    got = torch.autograd.grad(y, (u, k), g)
     for a, b in zip(got, expected):
-        assert torch.allclose(a, b, atol=1e-10)
+        assert a.shape == b.shape and torch.allclose(a, b, atol=1e-10)
+    assert torch.autograd.gradcheck(joint_conv, (u[:2, :7], lag_taps(k[:, :7], reverse).detach().requires_grad_()))
 
 
 def test_fft_convolution_gradients_equal_the_direct_convolution():
@@ -175,22 +188,22 @@ def test_fft_convolution_keeps_only_its_input_and_kernel_for_backward():
     assert saved_bytes(lambda: causal_conv(u, k, 8)) == u.numel() * 4 + k.numel() * 4
 
 
-@pytest.mark.parametrize("length", [5, TOEPLITZ_MAX_LEN, TOEPLITZ_MAX_LEN + 1, 300])
+@pytest.mark.parametrize("length", [5, DEPTHWISE_MAX_LEN, DEPTHWISE_MAX_LEN + 1, 300])
 def test_both_convolution_paths_equal_direct_convolution(length):
     torch.manual_seed(1)
     u = torch.randn(3, length, 8)
     k = torch.randn(8, length)
     ref = direct_conv(u, k)
     assert torch.allclose(causal_conv(u, k).double(), ref, atol=1e-4)
-    assert torch.allclose(toeplitz_conv(u, toeplitz(k)).double(), ref, atol=1e-4)
+    assert torch.allclose(joint_conv(u, lag_taps(k)).double(), ref, atol=1e-4)
 
 
-@pytest.mark.parametrize("length", [17, 100], ids=["toeplitz", "fft"])
+@pytest.mark.parametrize("length", [17, 100], ids=["depthwise", "fft"])
 @pytest.mark.parametrize("rate", [1.0, torch.tensor([0.5, 2.0, 1.0])], ids=["float", "per-sample"])
 def test_reverse_channels_equal_the_flipped_causal_layer(length, rate):
     """reverse=r: the last r channels give exactly flip(causal DSSM(flip(u))) (the bidirectional
     block's backward direction without the flips); the first channels are untouched."""
-    assert (length <= TOEPLITZ_MAX_LEN) == (length == 17)
+    assert (length <= DEPTHWISE_MAX_LEN) == (length == 17)
     torch.manual_seed(11)
     both = DSSM(6, 16, reverse=4)
     causal = DSSM(6, 16)
@@ -261,12 +274,12 @@ def test_rate_compensates_subsampling_of_a_smooth_signal():
     assert rel(without) > 0.3
 
 
-@pytest.mark.parametrize("length", [17, 100], ids=["toeplitz", "fft"])
+@pytest.mark.parametrize("length", [17, 100], ids=["depthwise", "fft"])
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
 def test_runs_in_float32_under_autocast(dtype, length):
-    """Both convolution paths (the Toeplitz matmul, which autocast would otherwise run in low
+    """Both convolution paths (the depthwise convolution, which autocast would otherwise run in low
     precision, and the FFT) and the step give exactly the float32 result, cast back."""
-    assert (length <= TOEPLITZ_MAX_LEN) == (length == 17)  # each case takes the path it names
+    assert (length <= DEPTHWISE_MAX_LEN) == (length == 17)  # each case takes the path it names
     torch.manual_seed(5)
     ssm = DSSM(8, 16)
     u = torch.randn(2, length, 8).to(dtype)

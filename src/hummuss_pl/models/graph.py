@@ -12,7 +12,7 @@
   either, and the exporter writes exp(a) − 1, which float64 keeps to ~1e-11 relative error even at
   |a| = 1e-5, far below the float32 state's);
 - each spatial DSSM is a `FixedKernelDSSM`: at rate 1 over the J joints its convolution is one fixed
-  (H, J, J) Toeplitz matrix, computed once when the graph is built;
+  depthwise convolution, its (H, 2J − 1) taps computed once when the graph is built;
 - the per-call input checks are left to the caller: checks that read values (finite keypoints,
   positive rates) cannot raise inside a graph, and a tracer would freeze their outcome into it.
 
@@ -26,7 +26,7 @@ import torch
 from torch import Tensor, nn
 
 from .hummuss import HumMUSS
-from .ssm import DSSM, Rate, toeplitz, toeplitz_conv
+from .ssm import DSSM, Rate, joint_conv, lag_taps
 
 WIDE = torch.float64  # the discretisation's precision, as `DSSM._discretise` on the CPU
 
@@ -77,17 +77,17 @@ class RealStateDSSM(DSSM):
 
 class FixedKernelDSSM(DSSM):
     """A DSSM at rate 1 over sequences of one fixed length L (the spatial SSMs over the J joints):
-    its convolution is the (H, L, L) Toeplitz matrix of its kernel (skip term and backward
+    its convolution is a depthwise convolution with fixed (H, 2L − 1) taps (skip term and backward
     channels included), computed once."""
 
     def fix_length(self, length: int) -> FixedKernelDSSM:
         with torch.no_grad():
-            self.register_buffer("matrix", toeplitz(self.response(length), self.reverse).contiguous())  # (H, L, L)
+            self.register_buffer("taps", lag_taps(self.response(length), self.reverse).contiguous())  # (H, 2L − 1)
         return self
 
     def forward(self, u: Tensor, rate: Rate = 1.0) -> Tensor:
         """u: (…, L, H) → (…, L, H)."""
-        return toeplitz_conv(u.float(), self.matrix).to(u.dtype)
+        return joint_conv(u.float(), self.taps).to(u.dtype)
 
 
 class _GraphHumMUSS(HumMUSS):
