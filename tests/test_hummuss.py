@@ -75,6 +75,34 @@ def test_streamer_equals_step():
     assert s.frames == 0 and torch.equal(s.push(x[:, 0]), pushed[:, 0])
 
 
+def test_streamer_lays_linear_weights_out_input_major_and_changes_nothing_else():
+    """`input_major_weights` (called by the streamers) changes the memory layout of every Linear
+    weight only: same parameters, values, outputs and state_dict; the model still trains and loads."""
+    torch.manual_seed(3)
+    model = HumMUSS(HumMUSSConfig.tiny(causal=True))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    params = list(model.parameters())
+    x = torch.randn(2, 12, 17, 3)
+    with torch.no_grad():
+        expected = model(x)
+    model.streamer(2)
+    linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    assert linears and all(m.weight.t().is_contiguous() and not m.weight.is_contiguous() for m in linears)
+    assert list(model.parameters()) == params  # the same Parameter objects (optimizers keep them)
+    after = model.state_dict()
+    assert after.keys() == before.keys() and all(torch.equal(after[k], v) for k, v in before.items())
+    close = lambda y: torch.allclose(y, expected, rtol=1e-5, atol=1e-6)  # noqa: E731 - the BLAS may sum in another order
+    with torch.no_grad():
+        assert close(model(x))
+    model(x).square().mean().backward()
+    assert all(p.grad is not None and p.grad.shape == p.shape for p in params if p.requires_grad)
+    fresh = HumMUSS(HumMUSSConfig.tiny(causal=True))
+    fresh.load_state_dict(after)  # an input-major state_dict loads into a fresh model, and back
+    model.load_state_dict(fresh.state_dict())
+    with torch.no_grad():
+        assert torch.equal(fresh(x), expected) and close(model(x))
+
+
 def test_causal_model_ignores_future_frames_and_bidirectional_does_not():
     torch.manual_seed(2)
     x = torch.randn(2, 60, 17, 3)
