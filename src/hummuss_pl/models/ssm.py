@@ -429,29 +429,18 @@ class DSSM(nn.Module):
         return torch.zeros(*batch_shape, self.channels, self.modes, dtype=torch.complex64, device=device)
 
     def discretisation(self, rate: Rate = 1.0) -> tuple[Tensor, Tensor, Tensor]:
-        """(Ā, B̄, 2C) as complex64 for the recurrence; cached per float rate during inference.
-
-        2C rather than C: the readout is y = Re(Σ_m 2C_m x_m) + D u (conjugate pairs tied)."""
+        """For the recurrence, cached per float rate during inference: Ā (*R, H, M) complex64, and
+        B̄ and the readout weights as float32 (re, im) pairs, B̄ (*R, H, M, 2) and [Re 2C, −Im 2C]
+        flattened to (H, 2M), so that the readout y = Re(Σ_m 2C_m x_m) + D u (conjugate pairs tied)
+        is a real dot product with the state's (re, im) view."""
 
         def compute() -> tuple[Tensor, Tensor, Tensor]:
             _, a_bar, b_bar, c = self._discretise(rate, _wide_dtype(self.log_dt.device))
-            return a_bar.to(torch.complex64), b_bar.to(torch.complex64), (2 * c).to(torch.complex64)
+            readout = torch.view_as_real((2 * c).to(torch.complex64)) * torch.tensor([1.0, -1.0], device=c.device)  # (H, M, 2)
+            return a_bar.to(torch.complex64), torch.view_as_real(b_bar.to(torch.complex64)), readout.flatten(-2)
 
         key = self._rate_key(rate)
         return self._cached(("step", key), compute) if key is not None else compute()
-
-    def _real_discretisation(self, rate: Rate) -> tuple[Tensor, Tensor, Tensor]:
-        """Ā (*R, H, M) complex64, and B̄ and the readout weights as real (re, im) pairs for
-        `step`'s in-place path: B̄ (*R, H, M, 2) and [Re 2C, −Im 2C] flattened to (H, 2M), so
-        that Re(Σ_m 2C_m x_m) is a real dot product with the state's (re, im) view."""
-
-        def compute() -> tuple[Tensor, Tensor, Tensor]:
-            a_bar, b_bar, c2 = self.discretisation(rate)
-            readout = torch.view_as_real(c2) * torch.tensor([1.0, -1.0], device=c2.device)  # (H, M, 2)
-            return a_bar, torch.view_as_real(b_bar), readout.flatten(-2)
-
-        key = self._rate_key(rate)
-        return self._cached(("step-real", key), compute) if key is not None else compute()
 
     def step(self, u: Tensor, state: Tensor, rate: Rate = 1.0) -> tuple[Tensor, Tensor]:
         """One sample: u (..., H), state (..., H, M) → y (..., H), next state.
@@ -469,7 +458,7 @@ class DSSM(nn.Module):
             x = u.float()
             # B̄·x and the readout in real arithmetic on the state's (re, im) view (..., H, M, 2):
             # a complex addcmul and einsum take twice as long for the same values (x and y are real).
-            a_bar, b_bar, readout = self._real_discretisation(rate)
+            a_bar, b_bar, readout = self.discretisation(rate)
             if torch.is_grad_enabled():
                 pairs = torch.addcmul(torch.view_as_real(a_bar * state), b_bar, x[..., None, None])
                 state = torch.view_as_complex(pairs)  # (..., H, M)
