@@ -2,6 +2,7 @@
 
     python -m hummuss_pl.bench.streaming              # HumMUSS step vs HumMUSS window recompute
     python -m hummuss_pl.bench.streaming --compare    # + MotionBERT causal: window recompute, KV cache
+    python -m hummuss_pl.bench.streaming --compile --batch 1 --contexts 243   # + the torch.compile'd step
     python -m hummuss_pl.bench.streaming --compare --preset tiny --batch 1 --contexts 5 60   # smoke run
     make bench-streaming ARGS="--batch 1 --contexts 27 243"
 
@@ -14,7 +15,9 @@ What is timed, per (method, batch, context c), all but hummuss-window through `m
                      window slides and the cost stays at maxlen frames.
   motionbert-kv      causal MotionBERT KV-cache streamer with a cache of exactly c frames
                      (`max_frames=c`); only c ≤ maxlen (absolute temporal embedding).
-hummuss-step and motionbert-kv push c − repeats frames untimed, then time `repeats` pushes: the
+  hummuss-step-compiled  (--compile) the HumMUSS streamer with `compile=True` (torch.compile of
+                     the step; the untimed pushes include the compilation).
+hummuss-step, its compiled form and motionbert-kv push c − repeats frames untimed, then time `repeats` pushes: the
 timed frames are the last of the c, with c − repeats … c − 1 frames of history. motionbert-window gets its c − 1 frames
 of history with `prefill` (the same buffer c − 1 pushes leave, without their c − 1 full
 recomputes) and then times pushes, each a recompute of W frames; it and hummuss-window time up to
@@ -29,7 +32,8 @@ The paper models are used (random weights: speed and memory do not depend on the
 Results: a table with ratios (every other method ÷ HumMUSS step, measured in the same run), and
 `streaming.json` (info, rows, ratios) + `streaming.png` under --out. The step's FLOPs (torch
 FlopCounterMode) and this machine's matmul throughput give the step's distance from its compute
-bound.
+bound; its unavoidable memory traffic (weights read, states read and written) and this
+machine's copy bandwidth give its distance from the traffic bound (`step_bounds`).
 """
 
 from __future__ import annotations
@@ -52,8 +56,9 @@ from .common import (
     time_within_budget,
 )
 
-METHODS = ("hummuss-step", "hummuss-window", "motionbert-window", "motionbert-kv")
+METHODS = ("hummuss-step", "hummuss-window", "motionbert-window", "motionbert-kv", "hummuss-step-compiled")
 HUMMUSS_METHODS = METHODS[:2]
+COMPILED = "hummuss-step-compiled"
 PRESETS = ("paper", "tiny")
 
 
@@ -64,6 +69,12 @@ def model_configs(preset: str) -> tuple[HumMUSSConfig, MotionBERTConfig]:
     if preset == "tiny":
         return HumMUSSConfig.tiny(causal=True), MotionBERTConfig.tiny(causal=True)
     raise ValueError(f"preset must be one of {PRESETS}; got {preset!r}")
+
+
+def selected_methods(compare: bool, compile: bool) -> list[str]:
+    """The methods a run measures: HumMUSS's step and window always, MotionBERT's with --compare,
+    the compiled step with --compile."""
+    return [m for m in METHODS if m in HUMMUSS_METHODS or (compare and m.startswith("motionbert")) or (compile and m == COMPILED)]
 
 
 def _build(method: str, preset: str, device: torch.device) -> HumMUSS | MotionBERT:
@@ -101,11 +112,11 @@ def measure(
             if history > 1:
                 streamer.prefill(joints[:, 1:history])
             times = time_within_budget(lambda k: streamer.push(joints[:, history + k]), repeats, budget_s, dev)
-        else:  # hummuss-step, motionbert-kv: every frame of the context is pushed
+        else:  # hummuss-step (compiled or not), motionbert-kv: every frame of the context is pushed
             if method == "motionbert-kv":
                 streamer = model.streamer(batch, mode="kv", max_frames=context)  # cache sized to the context
             else:
-                streamer = model.streamer(batch)
+                streamer = model.streamer(batch, compile=method == COMPILED)
             joints = torch.randn(batch, context, 17, 3, device=dev)  # (B, c, J, 3)
             untimed = max(context - repeats, 1)
             for t in range(untimed):
@@ -123,8 +134,15 @@ def measure(
     }
 
 
-def step_flops_and_matmul_rate(device: str, preset: str = "paper") -> dict:
-    """FLOPs of one batch-1 step of the causal HumMUSS, and this machine's matmul throughput."""
+def step_bounds(device: str, preset: str = "paper") -> dict:
+    """What one batch-1 step of the causal HumMUSS must at least do, and this machine's rates.
+
+    step_flops: FLOPs of one step (torch FlopCounterMode). step_bytes: the memory traffic no step
+    can avoid: every parameter read once, every SSM state read once and written once (float32
+    bytes). matmul_flops_per_s: a 2048² matrix product; memory_bytes_per_s: copying a 256 MiB
+    buffer (bytes read + written), larger than this machine's caches are likely to hold for one
+    process. step_flops / matmul rate is the compute bound, step_bytes / memory rate the traffic
+    bound."""
     from torch.utils.flop_counter import FlopCounterMode
 
     dev = torch.device(device)
@@ -133,17 +151,30 @@ def step_flops_and_matmul_rate(device: str, preset: str = "paper") -> dict:
     x = torch.randn(1, 17, 3, device=dev)
     with torch.inference_mode(), FlopCounterMode(display=False) as counter:
         model.step(x, state)
+    step_bytes = sum(p.numel() * p.element_size() for p in model.parameters())
+    step_bytes += 2 * sum(s.numel() * s.element_size() for s in state)  # each state read and written
+
+    def rate(work: float, call) -> float:
+        """work / seconds per call, over ≤ 10 calls (about a second at most) after a warm-up."""
+        call()
+        sync(dev)
+        calls, t0 = 0, time.perf_counter()
+        while calls < 10 and (calls < 2 or time.perf_counter() - t0 < 1.0):
+            call()
+            sync(dev)
+            calls += 1
+        return calls * work / (time.perf_counter() - t0)
+
     n = 2048
     a, b = torch.randn(n, n, device=dev), torch.randn(n, n, device=dev)
-    a @ b  # warm-up
-    sync(dev)
-    calls, t0 = 0, time.perf_counter()
-    while calls < 10 and (calls < 2 or time.perf_counter() - t0 < 1.0):  # ≤ 10 products, about a second at most
-        a @ b
-        sync(dev)
-        calls += 1
-    rate = calls * 2 * n**3 / (time.perf_counter() - t0)
-    return {"step_flops": counter.get_total_flops(), "matmul_flops_per_s": rate}
+    src = torch.ones(64 * 2**20, device=dev)  # 256 MiB of float32
+    dst = torch.empty_like(src)
+    return {
+        "step_flops": counter.get_total_flops(),
+        "step_bytes": step_bytes,
+        "matmul_flops_per_s": rate(2 * n**3, lambda: a @ b),
+        "memory_bytes_per_s": rate(2 * src.numel() * src.element_size(), lambda: dst.copy_(src)),
+    }
 
 
 def _worker(args: argparse.Namespace) -> None:
@@ -234,21 +265,24 @@ def _table(rows: list[dict], ratio_rows: list[dict], info: dict) -> None:
                 )
         console.print(table)
     if "step_flops" in info:
-        ideal = info["step_flops"] / info["matmul_flops_per_s"] * 1e3
+        compute = info["step_flops"] / info["matmul_flops_per_s"] * 1e3
+        traffic = info["step_bytes"] / info["memory_bytes_per_s"] * 1e3
         step1 = [r for r in rows if r["method"] == "hummuss-step" and r["batch"] == 1]
         line = (
-            f"HumMUSS step FLOPs (batch 1): {info['step_flops'] / 1e9:.3f} GFLOP; matmul throughput "
-            f"{info['matmul_flops_per_s'] / 1e9:.0f} GFLOP/s → compute bound {ideal:.2f} ms"
+            f"HumMUSS step (batch 1): {info['step_flops'] / 1e9:.3f} GFLOP at {info['matmul_flops_per_s'] / 1e9:.0f} GFLOP/s "
+            f"(2048² matmul) → compute bound {compute:.2f} ms; {info['step_bytes'] / 2**20:.1f} MiB of weights and "
+            f"states at {info['memory_bytes_per_s'] / 1e9:.1f} GB/s (256 MiB copy) → traffic bound {traffic:.2f} ms"
         )
         if step1:
             measured = min(r["latency_ms"] for r in step1)
-            line += f"; measured {measured:.2f} ms = {measured / ideal:.1f}× the bound (goal ≤ 2×)"
+            line += f"; measured {measured:.2f} ms = {measured / compute:.1f}× the compute bound (goal ≤ 2×), {measured / traffic:.1f}× the traffic bound"
         console.print(line)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--compare", action="store_true", help="also measure causal MotionBERT (window recompute and KV cache)")
+    parser.add_argument("--compile", action="store_true", help="also measure the torch.compile'd HumMUSS step (hummuss-step-compiled)")
     parser.add_argument("--batch", type=int, nargs="+", default=[1, 32])
     parser.add_argument("--contexts", type=int, nargs="+", default=[27, 81, 243, 1024])
     parser.add_argument("--repeats", type=int, default=5, help="timed frames (streaming) or calls (window) per configuration")
@@ -265,7 +299,7 @@ def main(argv: list[str] | None = None) -> None:
         return _worker(args)
     if min(args.contexts) < 2 or args.repeats < 1 or min(args.batch) < 1:
         parser.error("contexts must be ≥ 2 frames (one of history, one timed), --repeats and --batch ≥ 1")
-    methods = METHODS if args.compare else HUMMUSS_METHODS
+    methods = selected_methods(args.compare, args.compile)
     hummuss_cfg, motionbert_cfg = model_configs(args.preset)
     rows = []
     for batch in args.batch:
@@ -287,7 +321,7 @@ def main(argv: list[str] | None = None) -> None:
         "memory": common.memory_method(torch.device(args.device)),
         **common.machine_info(args.device),
     }
-    info.update(step_flops_and_matmul_rate(args.device, args.preset))  # no memory is measured here: no subprocess needed
+    info.update(step_bounds(args.device, args.preset))  # no memory is measured here: no subprocess needed
     ratio_rows = ratios(rows)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "streaming.json").write_text(json.dumps({"info": info, "rows": rows, "ratios": ratio_rows}, indent=2))
