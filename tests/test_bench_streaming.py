@@ -5,6 +5,7 @@ the same run, the memory method recorded, and a real PNG."""
 import json
 
 import pytest
+import torch
 
 from hummuss_pl.bench.streaming import COMPILED, METHODS, main, measure, model_configs, selected_methods
 from hummuss_pl.models import HumMUSS, HumMUSSConfig
@@ -57,6 +58,8 @@ def test_info_records_the_setup_and_memory_method(result):
     weights = sum(p.numel() for p in model.parameters()) * 4
     states = sum(s.numel() for s in model.init_state(1)) * 8  # complex64
     assert info["step_bytes"] == weights + 2 * states
+    linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    assert info["linear_flops"] == sum(2 * 17 * m.in_features * m.out_features for m in linears) and info["linear_s"] > 0
 
 
 def test_plot_is_a_png(result):

@@ -142,15 +142,21 @@ def step_bounds(device: str, preset: str = "paper") -> dict:
     bytes). matmul_flops_per_s: a 2048² matrix product; memory_bytes_per_s: copying a 256 MiB
     buffer (bytes read + written), larger than this machine's caches are likely to hold for one
     process. step_flops / matmul rate is the compute bound, step_bytes / memory rate the traffic
-    bound."""
+    bound. linear_s: the step's Linear products alone (each layer's weights input-major, as the
+    streamer lays them out), in module order on batch-1 inputs (joints × features), the part of the
+    step that is BLAS's; linear_flops: their FLOPs."""
     from torch.utils.flop_counter import FlopCounterMode
 
+    from hummuss_pl.models.streaming import input_major_weights
+
     dev = torch.device(device)
-    model = HumMUSS(model_configs(preset)[0]).to(dev).eval()
+    model = input_major_weights(HumMUSS(model_configs(preset)[0]).to(dev).eval())
     state = model.init_state(1)
     x = torch.randn(1, 17, 3, device=dev)
     with torch.inference_mode(), FlopCounterMode(display=False) as counter:
         model.step(x, state)
+    linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    rows = [torch.randn(model.cfg.num_joints, m.in_features, device=dev) for m in linears]  # (J, in) per layer
     step_bytes = sum(p.numel() * p.element_size() for p in model.parameters())
     step_bytes += 2 * sum(s.numel() * s.element_size() for s in state)  # each state read and written
 
@@ -169,8 +175,12 @@ def step_bounds(device: str, preset: str = "paper") -> dict:
     a, b = torch.randn(n, n, device=dev), torch.randn(n, n, device=dev)
     src = torch.ones(64 * 2**20, device=dev)  # 256 MiB of float32
     dst = torch.empty_like(src)
+    with torch.inference_mode():
+        linear_s = 1 / rate(1.0, lambda: [m(r) for m, r in zip(linears, rows)])
     return {
         "step_flops": counter.get_total_flops(),
+        "linear_flops": sum(2 * r.shape[0] * m.in_features * m.out_features for m, r in zip(linears, rows)),
+        "linear_s": linear_s,
         "step_bytes": step_bytes,
         "matmul_flops_per_s": rate(2 * n**3, lambda: a @ b),
         "memory_bytes_per_s": rate(2 * src.numel() * src.element_size(), lambda: dst.copy_(src)),
@@ -272,6 +282,10 @@ def _table(rows: list[dict], ratio_rows: list[dict], info: dict) -> None:
             f"HumMUSS step (batch 1): {info['step_flops'] / 1e9:.3f} GFLOP at {info['matmul_flops_per_s'] / 1e9:.0f} GFLOP/s "
             f"(2048² matmul) → compute bound {compute:.2f} ms; {info['step_bytes'] / 2**20:.1f} MiB of weights and "
             f"states at {info['memory_bytes_per_s'] / 1e9:.1f} GB/s (256 MiB copy) → traffic bound {traffic:.2f} ms"
+        )
+        line += (
+            f"; its {info['linear_flops'] / 1e9:.3f} GFLOP of Linear products alone (batch-1 rows) take {1e3 * info['linear_s']:.2f} ms "
+            f"({info['linear_flops'] / info['linear_s'] / 1e9:.0f} GFLOP/s)"
         )
         if step1:
             measured = min(r["latency_ms"] for r in step1)
