@@ -138,8 +138,8 @@ def step_bounds(device: str, preset: str = "paper") -> dict:
     """What one batch-1 step of the causal HumMUSS must at least do, and this machine's rates.
 
     step_flops: FLOPs of one step (torch FlopCounterMode). step_bytes: the memory traffic no step
-    can avoid: every parameter read once, every SSM state read once and written once (float32
-    bytes). matmul_flops_per_s: a 2048² matrix product; memory_bytes_per_s: copying a 256 MiB
+    can avoid: every parameter read once, every SSM state read once and written once, in bytes as
+    stored (float32 weights, complex64 states). matmul_flops_per_s: a 2048² matrix product; memory_bytes_per_s: copying a 256 MiB
     buffer (bytes read + written), larger than this machine's caches are likely to hold for one
     process. step_flops / matmul rate is the compute bound, step_bytes / memory rate the traffic
     bound. linear_s: the step's Linear products alone (each layer's weights input-major, as the
