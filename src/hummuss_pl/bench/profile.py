@@ -24,7 +24,7 @@ import torch
 from torch.profiler import ProfilerActivity, profile
 
 from . import common
-from .training import _build, mpjpe
+from .training import _build, mpjpe, random_keypoints
 
 PHASES = ("forward", "backward")
 
@@ -44,8 +44,7 @@ def profile_step(model: str, variant: str, frames: int, preset: str = "paper", d
     dev = torch.device(device)
     torch.manual_seed(0)
     net = _build(model, variant, preset, frames).to(dev).train()
-    x = torch.rand(1, frames, 17, 3, device=dev) * 2 - 1  # (B, F, J, 3): x, y in [-1, 1]
-    x[..., 2] = 1.0  # confidence
+    x = random_keypoints(1, frames, dev)  # (B, F, J, 3)
     target = torch.randn(1, frames, 17, 3, device=dev)
     for _ in range(2):  # warm-up: allocator, lazy initialisation
         net.zero_grad(set_to_none=True)

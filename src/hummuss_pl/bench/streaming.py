@@ -139,9 +139,9 @@ def step_bounds(device: str, preset: str = "paper") -> dict:
 
     step_flops: FLOPs of one step (torch FlopCounterMode). step_bytes: the memory traffic no step
     can avoid: every parameter read once, every SSM state read once and written once, in bytes as
-    stored (float32 weights, complex64 states). matmul_flops_per_s: a 2048² matrix product; memory_bytes_per_s: copying a 256 MiB
-    buffer (bytes read + written), larger than this machine's caches are likely to hold for one
-    process. step_flops / matmul rate is the compute bound, step_bytes / memory rate the traffic
+    stored (float32 weights, complex64 states). matmul_flops_per_s: a 2048² matrix product;
+    memory_bytes_per_s: copying a 256 MiB buffer (bytes read + written), larger than this
+    machine's caches are likely to hold for one process. step_flops / matmul rate is the compute bound, step_bytes / memory rate the traffic
     bound. linear_s: the step's Linear products alone (each layer's weights input-major, as the
     streamer lays them out), in module order on batch-1 inputs (joints × features), the part of the
     step that is BLAS's; linear_flops: their FLOPs; step_s: the whole step, timed alternately with
@@ -153,7 +153,7 @@ def step_bounds(device: str, preset: str = "paper") -> dict:
     dev = torch.device(device)
     model = input_major_weights(HumMUSS(model_configs(preset)[0]).to(dev).eval())
     state = model.init_state(1)
-    x = torch.randn(1, 17, 3, device=dev)
+    x = torch.randn(1, model.cfg.num_joints, 3, device=dev)  # one frame (B, J, 3)
     with torch.inference_mode(), FlopCounterMode(display=False) as counter:
         model.step(x, state)
     linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
@@ -176,6 +176,7 @@ def step_bounds(device: str, preset: str = "paper") -> dict:
     a, b = torch.randn(n, n, device=dev), torch.randn(n, n, device=dev)
     src = torch.ones(64 * 2**20, device=dev)  # 256 MiB of float32
     dst = torch.empty_like(src)
+
     def products() -> None:
         for m, r in zip(linears, rows):
             m(r)
@@ -292,8 +293,6 @@ def _table(rows: list[dict], ratio_rows: list[dict], info: dict) -> None:
             f"HumMUSS step (batch 1): {info['step_flops'] / 1e9:.3f} GFLOP at {info['matmul_flops_per_s'] / 1e9:.0f} GFLOP/s "
             f"(2048² matmul) → compute bound {compute:.2f} ms; {info['step_bytes'] / 2**20:.1f} MiB of weights and "
             f"states at {info['memory_bytes_per_s'] / 1e9:.1f} GB/s (256 MiB copy) → traffic bound {traffic:.2f} ms"
-        )
-        line += (
             f"; its {info['linear_flops'] / 1e9:.3f} GFLOP of Linear products alone (batch-1 rows) take {1e3 * info['linear_s']:.2f} ms "
             f"({info['linear_flops'] / info['linear_s'] / 1e9:.0f} GFLOP/s) of the {1e3 * info['step_s']:.2f} ms the whole step takes, "
             "timed alternately"

@@ -103,6 +103,13 @@ def _build(model: str, variant: str, preset: str, length: int) -> HumMUSS | Moti
     return HumMUSS(cfg) if model == "hummuss" else MotionBERT(cfg)
 
 
+def random_keypoints(batch: int, length: int, device: torch.device) -> torch.Tensor:
+    """The benchmarks' input clip, (B, L, 17, 3): x, y uniform in [-1, 1], confidence 1."""
+    x = torch.rand(batch, length, 17, 3, device=device) * 2 - 1
+    x[..., 2] = 1.0
+    return x
+
+
 def mpjpe(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Mean per-joint Euclidean distance, (B, L, J, 3) each (hummuss_pl.losses.mpjpe_loss without
     its import cost: a worker starts for every configuration)."""
@@ -155,8 +162,7 @@ def measure(
     try:
         net = _build(model, variant, preset, length).to(dev)
         out["parameters"] = sum(p.numel() for p in net.parameters())
-        x = torch.rand(batch, length, 17, 3, device=dev) * 2 - 1  # (B, L, J, 3): x, y in [-1, 1]
-        x[..., 2] = 1.0  # confidence
+        x = random_keypoints(batch, length, dev)  # (B, L, J, 3)
         run = torch.compile(net) if compiled else net
         if mode == "forward":
             net.eval()
