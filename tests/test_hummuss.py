@@ -191,6 +191,33 @@ def test_activated_aggregation_equals_gelu_then_aggregate(mode, gelu_a, gelu_b):
     for x, y in zip(torch.autograd.grad(got, (a, b), g), torch.autograd.grad(expected, (a, b), g)):
         assert torch.allclose(x, y, atol=1e-14)
     assert torch.autograd.gradcheck(lambda a, b: agg.activated(a, b, gelu_a, gelu_b), (a, b))
+    with torch.no_grad():  # inference takes its own path (the gate writes into a GELU's output)
+        assert torch.allclose(agg.activated(a, b, gelu_a, gelu_b), expected, rtol=0, atol=1e-15)
+
+
+@pytest.mark.parametrize("gelu_a,gelu_b", [(True, True), (False, True), (True, False)])
+def test_activated_gate_broadcasts_and_promotes_like_a_product(gelu_a, gelu_b):
+    """The gate reuses a GELU's output for the product only where that is the product's own shape
+    and dtype: a broadcast or a type promotion gives what σ(a) ⊙ σ(b) gives, in value and dtype."""
+    torch.manual_seed(14)
+    agg = Aggregate(6, "gate")
+    act = lambda t, on: torch.nn.functional.gelu(t) if on else t  # noqa: E731
+    for a, b in [(torch.randn(6), torch.randn(4, 6)), (torch.randn(4, 6), torch.randn(4, 6, dtype=torch.float64))]:
+        a.requires_grad_(), b.requires_grad_()
+        expected = act(a, gelu_a) * act(b, gelu_b)
+        with torch.no_grad():
+            inferred = agg.activated(a, b, gelu_a, gelu_b)
+        got = agg.activated(a, b, gelu_a, gelu_b)
+        for y in (inferred, got):
+            assert y.shape == expected.shape and y.dtype == expected.dtype
+            assert torch.allclose(y, expected, rtol=0, atol=1e-6)
+        got.sum().backward()  # an expanded (stride-0) incoming gradient
+        grads = [t.grad.clone() for t in (a, b)]
+        a.grad = b.grad = None
+        expected.sum().backward()
+        for x, t in zip(grads, (a, b)):
+            assert torch.allclose(x, t.grad, atol=1e-6)
+        a.grad = b.grad = None
 
 
 @pytest.mark.parametrize("block", ["bidirectional", "causal"])

@@ -53,9 +53,28 @@ class Aggregate(nn.Module):
         """self(σ(a) if gelu_a else a, σ(b) if gelu_b else b), the same values. In training, a
         gate keeps only a and b for its backward pass and recomputes the GELUs there: a wide
         GELU output is not kept beside its input."""
-        if self.mode == "gate" and torch.is_grad_enabled() and (a.requires_grad or b.requires_grad):
+        if self.mode != "gate":
+            return self(F.gelu(a) if gelu_a else a, F.gelu(b) if gelu_b else b)
+        if torch.is_grad_enabled() and (a.requires_grad or b.requires_grad):
             return _GeluGate.apply(a, b, gelu_a, gelu_b)
-        return self(F.gelu(a) if gelu_a else a, F.gelu(b) if gelu_b else b)
+        return _gelu_product(a, b, gelu_a, gelu_b)
+
+
+def _times_gelu(x: Tensor, gelu: bool, other: Tensor) -> Tensor:
+    """(σ(x) if gelu else x) ⊙ other, written into σ(x)'s own fresh output when there is one: a wide
+    block's training step allocates tens of these tensors, and on the CPU each new one costs page
+    faults as well as a pass (3–4 % of a 2-thread training step at 243 frames)."""
+    if not gelu:
+        return x * other
+    act = F.gelu(x)
+    if act.shape != other.shape or act.dtype != other.dtype:  # broadcast or type promotion: a new tensor
+        return act * other
+    return act.mul_(other)
+
+
+def _gelu_product(a: Tensor, b: Tensor, gelu_a: bool, gelu_b: bool) -> Tensor:
+    """(σ(a) if gelu_a else a) ⊙ (σ(b) if gelu_b else b), with one wide temporary fewer."""
+    return _times_gelu(a, gelu_a, F.gelu(b) if gelu_b else b) if gelu_a else _times_gelu(b, gelu_b, a)
 
 
 class _GeluGate(torch.autograd.Function):
@@ -65,21 +84,27 @@ class _GeluGate(torch.autograd.Function):
     def forward(ctx, a: Tensor, b: Tensor, gelu_a: bool, gelu_b: bool) -> Tensor:
         ctx.save_for_backward(a, b)
         ctx.gelus = (gelu_a, gelu_b)
-        return (F.gelu(a) if gelu_a else a) * (F.gelu(b) if gelu_b else b)
+        return _gelu_product(a, b, gelu_a, gelu_b)
 
     @staticmethod
     def backward(ctx, grad: Tensor) -> tuple[Tensor | None, Tensor | None, None, None]:
         a, b = ctx.saved_tensors
         gelu_a, gelu_b = ctx.gelus
-        act_a, act_b = (F.gelu(a) if gelu_a else a), (F.gelu(b) if gelu_b else b)
         grad_a = grad_b = None
         if ctx.needs_input_grad[0]:
-            grad_a = grad * act_b
-            grad_a = torch.ops.aten.gelu_backward(grad_a, a) if gelu_a else grad_a
+            grad_a = _times_gelu(b, gelu_b, grad)  # dL/dσ(a), then through σ'(a) in place
+            grad_a = _gelu_backward_(grad_a, a) if gelu_a else grad_a
         if ctx.needs_input_grad[1]:
-            grad_b = grad * act_a
-            grad_b = torch.ops.aten.gelu_backward(grad_b, b) if gelu_b else grad_b
+            grad_b = _times_gelu(a, gelu_a, grad)
+            grad_b = _gelu_backward_(grad_b, b) if gelu_b else grad_b
         return grad_a, grad_b, None, None
+
+
+def _gelu_backward_(grad: Tensor, x: Tensor) -> Tensor:
+    """grad ⊙ σ'(x) in x's shape and dtype (grad summed over the dims that x was broadcast along,
+    where σ'(x) is constant), overwriting grad, a fresh tensor of the caller's."""
+    grad = grad.sum_to_size(x.shape).to(x.dtype)
+    return torch.ops.aten.gelu_backward.grad_input(grad, x, grad_input=grad)
 
 
 def _width(dim: int, factor: float, what: str) -> int:
