@@ -127,6 +127,26 @@ def test_torchscript_step_equals_the_pytorch_step(tmp_path):
     np.testing.assert_allclose(np.stack(got, 1), stream_torch(model, x, rates), atol=1e-5)
 
 
+def test_step_graph_state_is_the_models_state_as_pairs():
+    """The graph's real state is `HumMUSS.step`'s complex state as (re, im) pairs, so a stream can
+    start in PyTorch and go on in an exported graph (or back) from the same state."""
+    model = tiny_model()
+    graph = StepGraph(model)
+    x, rates = keypoints(2, 25, seed=4), np.random.default_rng(4).uniform(0.5, 2, (2, 25)).astype(np.float32)
+    state, pairs = model.init_state(2), graph.init_state(2)
+    with torch.no_grad():
+        for t in range(25):
+            keys, rate = torch.from_numpy(x[:, t]), torch.from_numpy(rates[:, t])
+            _, state = model.step(keys, state, rate)
+            _, *pairs = graph(keys, rate, *pairs)
+        for complex_state, real_state in zip(state, pairs):
+            torch.testing.assert_close(real_state, torch.view_as_real(complex_state), rtol=1e-5, atol=1e-6)
+        from_model = [torch.view_as_real(s).clone() for s in state]  # the step below updates `state` in place
+        y_model, _ = model.step(keys, state, rate)
+        y_graph, *_ = graph(keys, rate, *from_model)  # the graph goes on from the model's state
+    torch.testing.assert_close(y_graph, y_model, rtol=1e-5, atol=1e-5)
+
+
 # ---------------------------------------------------------------------------------------- `hummuss export`
 @pytest.fixture(scope="module")
 def checkpoints(tmp_path_factory) -> dict[str, Path]:

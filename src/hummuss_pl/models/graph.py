@@ -52,24 +52,26 @@ class RealStateDSSM(DSSM):
         return torch.zeros(*batch_shape, self.channels, self.modes, 2, device=device)
 
     def real_discretisation(self, rate: Rate) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        """Re Ā, Im Ā, Re B̄, Im B̄, each (*R, H, M) float32 (R: the shape of a tensor `rate`)."""
+        """Re Ā, Im Ā and the input weights Re, Im of 2C·B̄ (what `DSSM.step` multiplies u by),
+        each (*R, H, M) float32 (R: the shape of a tensor `rate`)."""
         lam_re, lam_im, _, _, am1_re, am1_im = self.real_exponents(rate, WIDE)  # (H, M), (*R, H, M)
         # B̄ = (Ā − 1) / Λ = (Ā − 1) · conj(Λ) / |Λ|²
         norm = lam_re**2 + lam_im**2
         b_re = (am1_re * lam_re + am1_im * lam_im) / norm
         b_im = (am1_im * lam_re - am1_re * lam_im) / norm
-        return (am1_re + 1).float(), am1_im.float(), b_re.float(), b_im.float()
+        c_re, c_im = (2 * self.C.to(WIDE)).unbind(-1)  # (H, M) each
+        return (am1_re + 1).float(), am1_im.float(), (c_re * b_re - c_im * b_im).float(), (c_re * b_im + c_im * b_re).float()
 
     def step(self, u: Tensor, state: Tensor, rate: Rate = 1.0) -> tuple[Tensor, Tensor]:
-        """One sample: u (…, H), state (…, H, M, 2) → y (…, H), next state (a new tensor)."""
+        """One sample: u (…, H), state (…, H, M, 2) → y (…, H), next state (a new tensor); the
+        state is `DSSM.step`'s (modes weighted by their readout), so y = Σ_m Re s_m + D u."""
         x = u.float()
         a_re, a_im, b_re, b_im = self.real_discretisation(rate)  # (*R, H, M) each
         s_re, s_im = state.unbind(-1)  # (…, H, M) each
         xm = x[..., None]  # (…, H, 1)
         next_re = a_re * s_re - a_im * s_im + b_re * xm
         next_im = a_re * s_im + a_im * s_re + b_im * xm
-        c_re, c_im = self.C.unbind(-1)  # (H, M) each; the readout is Re(Σ_m 2 C_m x_m)
-        y = 2 * (next_re * c_re - next_im * c_im).sum(-1)  # (…, H)
+        y = next_re.sum(-1)  # (…, H)
         if self.D is not None:
             y = y + x * self.D
         return y.to(u.dtype), torch.stack([next_re, next_im], -1)  # (…, H, M, 2)

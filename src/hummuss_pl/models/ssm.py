@@ -424,20 +424,17 @@ class DSSM(nn.Module):
 
     # ------------------------------------------------------------------ recurrent mode
     def init_state(self, *batch_shape: int, device: torch.device | str | None = None) -> Tensor:
-        """Zero state of shape (*batch_shape, H, M), complex64."""
+        """Zero state of shape (*batch_shape, H, M), complex64 (what it holds: `step`)."""
         device = self.log_dt.device if device is None else device
         return torch.zeros(*batch_shape, self.channels, self.modes, dtype=torch.complex64, device=device)
 
-    def discretisation(self, rate: Rate = 1.0) -> tuple[Tensor, Tensor, Tensor]:
+    def discretisation(self, rate: Rate = 1.0) -> tuple[Tensor, Tensor]:
         """For the recurrence, cached per float rate during inference: Ā (*R, H, M) complex64, and
-        B̄ and the readout weights as float32 (re, im) pairs, B̄ (*R, H, M, 2) and [Re 2C, −Im 2C]
-        flattened to (H, 2M), so that the readout y = Re(Σ_m 2C_m x_m) + D u (conjugate pairs tied)
-        is a real dot product with the state's (re, im) view."""
+        the input weights 2C·B̄ as float32 (re, im) pairs (*R, H, M, 2) (see `step`)."""
 
-        def compute() -> tuple[Tensor, Tensor, Tensor]:
+        def compute() -> tuple[Tensor, Tensor]:
             _, a_bar, b_bar, c = self._discretise(rate, _wide_dtype(self.log_dt.device))
-            readout = torch.view_as_real((2 * c).to(torch.complex64)) * torch.tensor([1.0, -1.0], device=c.device)  # (H, M, 2)
-            return a_bar.to(torch.complex64), torch.view_as_real(b_bar.to(torch.complex64)), readout.flatten(-2)
+            return a_bar.to(torch.complex64), torch.view_as_real((2 * c * b_bar).to(torch.complex64))
 
         key = self._rate_key(rate)
         return self._cached(("step", key), compute) if key is not None else compute()
@@ -445,8 +442,12 @@ class DSSM(nn.Module):
     def step(self, u: Tensor, state: Tensor, rate: Rate = 1.0) -> tuple[Tensor, Tensor]:
         """One sample: u (..., H), state (..., H, M) → y (..., H), next state.
 
-        Ā and B̄ come from this step's own `rate` (a float, or a tensor broadcastable to u's
-        leading dims): the new input is held over the elapsed interval, as in the convolution.
+        The state holds each mode already weighted by its readout, s_m = 2C_m·x_m (x the SSM's
+        state of SPEC §1): s ← Ā s + 2C B̄ u, and y = Re Σ_m s_m + D u (conjugate pairs tied). The
+        readout is then a plain sum, one pass over the state without a weight (a weighted readout
+        took 6 % of a batch-1 paper-model step). Ā and B̄ come from this step's own `rate` (a
+        float, or a tensor broadcastable to u's leading dims): the new input is held over the
+        elapsed interval, as in the convolution.
 
         With grad disabled (streaming inference) the state is updated in place and returned: it is
         tens of MB for a batch of streams and a fresh copy per step would triple the step's memory
@@ -456,15 +457,14 @@ class DSSM(nn.Module):
             raise RuntimeError(f"DSSM.step: {self.reverse} of its channels run backwards in time (reverse > 0); only a causal DSSM can step")
         with _float32_only(u.device.type):
             x = u.float()
-            # B̄·x and the readout in real arithmetic on the state's (re, im) view (..., H, M, 2):
-            # a complex addcmul and einsum take twice as long for the same values (x and y are real).
-            a_bar, b_bar, readout = self.discretisation(rate)
+            # 2C B̄·u in real arithmetic on the state's (re, im) view (..., H, M, 2): u is real, and
+            # a complex addcmul takes twice as long for the same values.
+            a_bar, b_in = self.discretisation(rate)
             if torch.is_grad_enabled():
-                pairs = torch.addcmul(torch.view_as_real(a_bar * state), b_bar, x[..., None, None])
-                state = torch.view_as_complex(pairs)  # (..., H, M)
+                state = torch.view_as_complex(torch.addcmul(torch.view_as_real(a_bar * state), b_in, x[..., None, None]))
             else:
-                pairs = torch.view_as_real(state.mul_(a_bar)).addcmul_(b_bar, x[..., None, None])  # a view of state
-            y = torch.einsum("...hk,hk->...h", pairs.flatten(-2), readout)  # (..., H, 2M) · (H, 2M) → (..., H)
+                torch.view_as_real(state.mul_(a_bar)).addcmul_(b_in, x[..., None, None])  # in place, through a view
+            y = state.sum(-1).real  # (..., H)
             if self.D is not None:
                 y = torch.addcmul(y, x, self.D)
         return y.to(u.dtype), state
