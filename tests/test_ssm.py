@@ -7,7 +7,8 @@ import torch
 
 from hummuss_pl.models import DSSM, param_groups
 from helpers import saved_bytes
-from hummuss_pl.models.ssm import DEPTHWISE_MAX_LEN, causal_conv, joint_conv, lag_taps, power_sum
+import hummuss_pl.models.ssm as ssm_module
+from hummuss_pl.models.ssm import DEPTHWISE_MAX_LEN, TOEPLITZ_MAX_SEQUENCES, causal_conv, joint_conv, lag_taps, power_sum, toeplitz, toeplitz_conv
 
 
 def reference_bbar(lam: torch.Tensor, dt: float) -> torch.Tensor:
@@ -196,6 +197,26 @@ def test_both_convolution_paths_equal_direct_convolution(length):
     ref = direct_conv(u, k)
     assert torch.allclose(causal_conv(u, k).double(), ref, atol=1e-4)
     assert torch.allclose(joint_conv(u, lag_taps(k)).double(), ref, atol=1e-4)
+    if length <= DEPTHWISE_MAX_LEN:
+        assert torch.allclose(toeplitz_conv(u, toeplitz(lag_taps(k))).double(), ref, atol=1e-4)
+
+
+@pytest.mark.parametrize("sequences", [1, TOEPLITZ_MAX_SEQUENCES, TOEPLITZ_MAX_SEQUENCES + 1])
+def test_few_sequences_in_inference_take_the_toeplitz_product(sequences, monkeypatch):
+    """Inference over at most TOEPLITZ_MAX_SEQUENCES short sequences (a streaming step's skeletons)
+    multiplies by the Toeplitz matrix (causal and reverse channels alike), more takes the depthwise
+    convolution, training always does; all give the same values."""
+    torch.manual_seed(12)
+    ssm = DSSM(6, 16, reverse=2)
+    u = torch.randn(sequences, 17, 6)
+    calls = []
+    monkeypatch.setattr(ssm_module, "toeplitz_conv", lambda *a: calls.append(1) or toeplitz_conv(*a))
+    with torch.no_grad():
+        inferred = ssm(u)
+    assert len(calls) == (sequences <= TOEPLITZ_MAX_SEQUENCES)
+    trained = ssm(u.requires_grad_())
+    assert len(calls) == (sequences <= TOEPLITZ_MAX_SEQUENCES)
+    assert torch.allclose(inferred, trained, atol=1e-6)
 
 
 @pytest.mark.parametrize("length", [17, 100], ids=["depthwise", "fft"])
