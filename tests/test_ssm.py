@@ -201,7 +201,7 @@ def test_both_convolution_paths_equal_direct_convolution(length):
         assert torch.allclose(toeplitz_conv(u, toeplitz(lag_taps(k))).double(), ref, atol=1e-4)
 
 
-@pytest.mark.parametrize("sequences", [1, TOEPLITZ_MAX_SEQUENCES, TOEPLITZ_MAX_SEQUENCES + 1])
+@pytest.mark.parametrize("sequences", sorted({1, TOEPLITZ_MAX_SEQUENCES, TOEPLITZ_MAX_SEQUENCES + 1, 4}))
 def test_few_sequences_in_inference_take_the_toeplitz_product(sequences, monkeypatch):
     """Inference over at most TOEPLITZ_MAX_SEQUENCES short sequences (a streaming step's skeletons)
     multiplies by the Toeplitz matrix (causal and reverse channels alike), more takes the depthwise
