@@ -129,8 +129,8 @@ class _GatedBlock(nn.Module):
         """LN(x) W_in, split into the parts of `self.split` (the subclass's `w_in` columns). With
         grad enabled, one product per part: the backward pass then takes each part's gradient as
         it comes, where the split of one product would first concatenate them into a new
-        (tokens, width) tensor (at 243 frames that concatenation took ~10 % of a 2-thread training
-        step). Without grad (inference, a streaming step) one product is one call instead of two."""
+        (tokens, width) tensor (without it a 2-thread training step at 243 frames is 6–8 % faster).
+        Without grad (inference, a streaming step) one product is one call instead of two."""
         x = self.norm(x)
         if not torch.is_grad_enabled():
             return self.w_in(x).split(self.split, dim=-1)
