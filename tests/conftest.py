@@ -25,6 +25,14 @@ import pytest  # noqa: E402
 _FIGURE = "figure: "
 
 
+@pytest.fixture(scope="session")
+def smpl_dir(tmp_path_factory) -> Path:
+    """A folder with SMPL model files of the real shapes (synthetic values; see smpl_fixture.py)."""
+    from smpl_fixture import write_smpl_files
+
+    return write_smpl_files(tmp_path_factory.mktemp("smpl"))["model"].parent
+
+
 @pytest.fixture
 def report(record_property):
     """`report(name, value)`: a figure the test measured (e.g. a parameter count), printed in the

@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 import torch
 from helpers import run_cli
-from smpl_fixture import write_smpl_files
 
 from hummuss_pl.tasks import ActionTask, MeshTask, Pose3DTask, PretrainTask
 
@@ -26,11 +25,6 @@ TASKS = {"pretrain_hummuss": PretrainTask, "pose3d_motionbert": Pose3DTask, "act
 @pytest.fixture(scope="module")
 def expected() -> dict:
     return torch.load(COMPAT / "expected.pt", weights_only=True)
-
-
-@pytest.fixture(scope="module")
-def smpl_dir(tmp_path_factory) -> Path:
-    return write_smpl_files(tmp_path_factory.mktemp("smpl"))["model"].parent
 
 
 def outputs(name: str, task, x: torch.Tensor) -> torch.Tensor:

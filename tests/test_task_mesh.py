@@ -41,11 +41,6 @@ SMALL_JSON = '{"train_videos": 4, "test_videos": 2, "frames": 24, "train_images"
 
 
 @pytest.fixture(scope="module")
-def smpl_dir(tmp_path_factory):
-    return write_smpl_files(tmp_path_factory.mktemp("smpl"))["model"].parent
-
-
-@pytest.fixture(scope="module")
 def smpl(smpl_dir):
     return SMPL(smpl_dir / "SMPL_NEUTRAL.pkl", smpl_dir / "J_regressor_h36m_correct.npy")
 
