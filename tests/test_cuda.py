@@ -1,6 +1,7 @@
 """What only a GPU can show: the SSM stays float32 under CUDA autocast, a bf16-mixed training step
-is finite and close to float32, streaming on the GPU equals the convolution. Run by
-scripts/gpu_check.sh on a CUDA machine; without CUDA there is nothing to run here."""
+is finite and close to float32, streaming on the GPU equals the convolution, every recipe fits in
+bf16-mixed on the GPU. Run by scripts/gpu_check.sh on a CUDA machine; without CUDA there is
+nothing to run here."""
 
 import pytest
 import torch
