@@ -5,7 +5,8 @@
 #              the GPU) and the torch.compile tests
 #   streaming  the streaming benchmark with --device cuda (HumMUSS step vs MotionBERT window and
 #              KV cache, batch 1 and 32, context 243)
-#   training   the training benchmark with --device cuda (paper models side by side, 243 and 2048 frames)
+#   training   the training benchmark with --device cuda (training steps of the paper models side by
+#              side, 243 and 2048 frames: the GPU targets)
 #   compile    the compiled streaming step (batch 1 and 32, context 243)
 #   pretrain   a one-minute bf16-mixed synthetic pretraining on one GPU
 #
@@ -61,7 +62,7 @@ run_streaming() {
   "$PY" -m hummuss_pl.bench.streaming --compare --device cuda --batch 1 32 --contexts 243 --repeats 20 --out "$OUT/streaming"
 }
 run_training() {
-  "$PY" -m hummuss_pl.bench.training --compare --device cuda --lengths 243 2048 --repeats 3 --out "$OUT/training"
+  "$PY" -m hummuss_pl.bench.training --compare --device cuda --modes train --lengths 243 2048 --repeats 3 --out "$OUT/training"
 }
 run_compile() {
   "$PY" -m hummuss_pl.bench.streaming --compile --device cuda --batch 1 32 --contexts 243 --repeats 20 --out "$OUT/streaming-compile"
