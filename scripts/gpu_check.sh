@@ -29,6 +29,8 @@ SECTIONS=("$@")
 [ ${#SECTIONS[@]} -gt 0 ] || SECTIONS=(tests streaming training compile pretrain)
 mkdir -p "$OUT"
 exec > >(tee "$OUT/gpu_check.log") 2>&1
+tee_pid=$!
+trap 'exec >&- 2>&-; wait "$tee_pid"' EXIT  # the log is complete when the script returns
 
 sees_gpu() { "$1" -c "import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)" 2>/dev/null; }
 if [ -n "${PY:-}" ]; then
