@@ -142,10 +142,11 @@ def step_bounds(device: str, preset: str = "paper") -> dict:
     stored (float32 weights, complex64 states). matmul_flops_per_s: a 2048² matrix product;
     memory_bytes_per_s: copying a 256 MiB buffer (bytes read + written), larger than this
     machine's caches are likely to hold for one process. step_flops / matmul rate is the compute
-    bound, step_bytes / memory rate the traffic bound. linear_s: the step's Linear products alone (each layer's weights input-major, as the
-    streamer lays them out), in module order on batch-1 inputs (joints × features), the part of the
-    step that is BLAS's; linear_flops: their FLOPs; step_s: the whole step, timed alternately with
-    the products (medians of 20 each) so that both see the same machine."""
+    bound, step_bytes / memory rate the traffic bound. linear_s: the step's Linear products alone
+    (each layer's weights input-major, as the streamer lays them out), in module order on batch-1
+    inputs (joints × features), the part of the step that is BLAS's; linear_flops: their FLOPs;
+    step_s: the whole step, timed alternately with the products (medians of 20 each) so that both
+    see the same machine."""
     from torch.utils.flop_counter import FlopCounterMode
 
     from hummuss_pl.models.streaming import input_major_weights
