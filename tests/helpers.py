@@ -138,3 +138,16 @@ def saved_bytes(fn) -> int:
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
         fn()
     return sum(storages.values())
+
+
+def spy(monkeypatch, owner, name: str) -> list[tuple]:
+    """Replaces `owner.name` (a module's function) by one that records each call's positional
+    arguments and then calls the original; returns the list the calls are recorded in."""
+    calls, original = [], getattr(owner, name)
+
+    def recorded(*args, **kwargs):
+        calls.append(args)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, recorded)
+    return calls

@@ -4,10 +4,10 @@ a CPU, hence slow."""
 
 import pytest
 import torch
+from helpers import spy
 
 import hummuss_pl.models.ssm as ssm_module
 from hummuss_pl.models import DSSM, HumMUSS, HumMUSSConfig
-from hummuss_pl.models.ssm import toeplitz_conv
 from hummuss_pl.tasks import PretrainTask
 
 pytestmark = pytest.mark.slow
@@ -53,8 +53,7 @@ def test_compiled_training_convolves_joints_by_the_toeplitz_product_with_eager_v
     torch.manual_seed(3)
     ssm = DSSM(6, 16, reverse=2)
     u = torch.randn(4, 17, 6, requires_grad=True)  # (N, L = 17 joints, H)
-    calls = []
-    monkeypatch.setattr(ssm_module, "toeplitz_conv", lambda *a: calls.append(1) or toeplitz_conv(*a))
+    calls = spy(monkeypatch, ssm_module, "toeplitz_conv")
     results = []
     for run in (ssm, torch.compile(ssm)):
         y = run(u)

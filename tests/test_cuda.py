@@ -64,12 +64,13 @@ def test_motionbert_runs_on_the_gpu_under_autocast():
 # batch of synthetic data (the CPU tests of each task run the same recipes; here the data, the
 # metrics, the SMPL layer and the SSMs all live on CUDA).
 def _recipe_args(recipe: str, smpl_dir) -> list[str]:
+    from helpers import TINY_QUICKSTART
     from test_task_action import SYNTH
     from test_task_mesh import SMALL_JSON, cli_args
     from test_task_pose3d import QUIET, SYNTHETIC
 
     if recipe == "quickstart":
-        return ["--config", "experiments/quickstart.yaml", *QUIET]
+        return TINY_QUICKSTART
     if recipe == "pose3d_3dhp_scratch":
         return ["--config", f"experiments/finetune/{recipe}.yaml", *SYNTHETIC, *QUIET]
     if recipe == "mesh_3dpw_hybrik":

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from helpers import run_cli
+from helpers import run_cli, spy
 from PIL import Image
 
 from hummuss_pl import render
@@ -177,15 +177,14 @@ def test_hummuss_predict_renders_the_first_held_out_clips(checkpoint, tmp_path, 
 
     from hummuss_pl.callbacks import PredictionWriter
 
-    drawn, write = [], render.write
-    monkeypatch.setattr(render, "write", lambda clip, out, **kw: drawn.append(clip) or write(clip, out, **kw))  # what was drawn
+    drawn = spy(monkeypatch, render, "write")  # (clip, out) per drawn clip
     cli = run_cli(["predict", *TINY_QUICKSTART, "--ckpt_path", str(checkpoint), "--trainer.limit_predict_batches", "1",
                    "--trainer.callbacks+=hummuss_pl.callbacks.PredictionWriter", "--trainer.callbacks.render", "2"], tmp_path)  # fmt: skip
     [writer] = [c for c in cli.trainer.callbacks if isinstance(c, PredictionWriter)]
     assert [p.name for p in writer.rendered] == ["clip-00000.gif", "clip-00001.gif"]
     assert all(p.parent == (tmp_path / cli.run_dir / "render").absolute() for p in writer.rendered)
     predicted = torch.load(writer.written[0], weights_only=False)
-    for path, clip, row in zip(writer.rendered, drawn, (0, 1)):
+    for path, (clip, _), row in zip(writer.rendered, drawn, (0, 1)):
         with Image.open(path) as gif:
             assert gif.n_frames == predicted["pose_3d"].shape[1] == 27  # one GIF frame per clip frame
         np.testing.assert_array_equal(clip.pose_3d, predicted["pose_3d"][row].numpy())

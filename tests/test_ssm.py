@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from hummuss_pl.models import DSSM, param_groups
-from helpers import saved_bytes
+from helpers import saved_bytes, spy
 import hummuss_pl.models.ssm as ssm_module
 from hummuss_pl.models.ssm import DEPTHWISE_MAX_LEN, TOEPLITZ_MAX_SEQUENCES, causal_conv, joint_conv, lag_taps, power_sum, toeplitz, toeplitz_conv
 
@@ -209,8 +209,7 @@ def test_few_sequences_in_inference_take_the_toeplitz_product(sequences, monkeyp
     torch.manual_seed(12)
     ssm = DSSM(6, 16, reverse=2)
     u = torch.randn(sequences, 17, 6)
-    calls = []
-    monkeypatch.setattr(ssm_module, "toeplitz_conv", lambda *a: calls.append(1) or toeplitz_conv(*a))
+    calls = spy(monkeypatch, ssm_module, "toeplitz_conv")
     with torch.no_grad():
         inferred = ssm(u)
     assert len(calls) == (sequences <= TOEPLITZ_MAX_SEQUENCES)
